@@ -1,0 +1,83 @@
+package bus
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/airlockhq/airlock/pkg/subject"
+)
+
+// PolicyAckWait is how long the policy service has to ack a request event
+// before JetStream redelivers it to another replica.
+const PolicyAckWait = 10 * time.Second
+
+// Provision creates or updates every stream, durable consumer and bucket.
+// It is idempotent: every service calls it at start, in any order.
+func Provision(ctx context.Context, js jetstream.JetStream, l Limits) error {
+	l = l.withDefaults()
+	streams := []jetstream.StreamConfig{
+		{
+			Name:        subject.Stream,
+			Description: "the life of each request: request, verdict, approval, decision, response",
+			Subjects:    subject.StreamSubjects,
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			MaxAge:      l.MaxAge,
+			Duplicates:  DuplicateWindow,
+			Replicas:    l.Replicas,
+		},
+		{
+			Name:        subject.AuditStream,
+			Description: "one audit event per request, for operators to subscribe to",
+			Subjects:    subject.AuditStreamSubjects,
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			MaxAge:      l.AuditMaxAge,
+			Duplicates:  DuplicateWindow,
+			Replicas:    l.Replicas,
+		},
+	}
+	for _, cfg := range streams {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("provisioning stream %s: %w", cfg.Name, err)
+		}
+	}
+	consumers := []jetstream.ConsumerConfig{
+		{
+			Durable:       subject.PolicyConsumer,
+			Description:   "policy service: one verdict per request event",
+			FilterSubject: subject.RequestPrefix + ">",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       PolicyAckWait,
+			DeliverPolicy: jetstream.DeliverNewPolicy,
+			MaxAckPending: 4096,
+		},
+	}
+	for _, cfg := range consumers {
+		if _, err := js.CreateOrUpdateConsumer(ctx, subject.Stream, cfg); err != nil {
+			return fmt.Errorf("provisioning consumer %s: %w", cfg.Durable, err)
+		}
+	}
+	if _, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      subject.BodiesBucket,
+		Description: "request bodies above the inline limit",
+		Storage:     jetstream.FileStorage,
+		TTL:         l.MaxAge,
+		Replicas:    l.Replicas,
+	}); err != nil {
+		return fmt.Errorf("provisioning object store %s: %w", subject.BodiesBucket, err)
+	}
+	kvs := []jetstream.KeyValueConfig{
+		{Bucket: subject.GrantsBucket, Description: "just-in-time grants", Storage: jetstream.FileStorage, Replicas: l.Replicas, History: 1},
+		{Bucket: subject.PoliciesBucket, Description: "pushed policy sets", Storage: jetstream.FileStorage, Replicas: l.Replicas, History: 10},
+	}
+	for _, cfg := range kvs {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+			return fmt.Errorf("provisioning kv bucket %s: %w", cfg.Bucket, err)
+		}
+	}
+	return nil
+}

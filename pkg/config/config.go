@@ -1,0 +1,269 @@
+// Package config loads and validates airlock.yaml, the one file that every
+// Airlock service reads. Secrets come in through ${ENV} expansion; every
+// problem is reported at once, each with the line it is on.
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Defaults, in one place.
+const (
+	DefaultIngressListen   = "127.0.0.1:8080"
+	DefaultDevIssuerListen = "127.0.0.1:8181"
+	DefaultNATSListen      = "127.0.0.1:4222"
+	DefaultInspectLimit    = 1 << 20
+	DefaultInlineLimit     = 64 << 10
+	DefaultDecisionTimeout = 2 * time.Second
+	DefaultHoldTimeout     = 60 * time.Second
+	DefaultClockSkew       = 30 * time.Second
+	DefaultGroupsClaim     = "groups"
+	DefaultAudience        = "airlock"
+	DefaultCredentialHdr   = "Authorization"
+	DefaultCredentialSch   = "Bearer"
+	// BuiltinEcho is the upstream of a connection served by `airlock up`
+	// itself: it echoes what reached it, so the tour works offline.
+	BuiltinEcho = "builtin:echo"
+)
+
+// Connection types.
+const (
+	TypeGitHub = "github"
+	TypeGit    = "git"
+	TypeHTTP   = "http"
+	TypeMCP    = "mcp"
+)
+
+// Config is the whole of airlock.yaml.
+type Config struct {
+	// NATS says where the bus is.
+	NATS NATS `yaml:"nats"`
+	// Identity says which OIDC issuers the ingress trusts.
+	Identity Identity `yaml:"identity"`
+	// Ingress tunes the HTTP front door.
+	Ingress Ingress `yaml:"ingress"`
+	// Connections are the upstream services agents may reach, each under
+	// the path prefix /<name>/.
+	Connections []Connection `yaml:"connections"`
+	// Policies are files of rules, relative to this file's directory.
+	Policies []string `yaml:"policies"`
+
+	// dir is the directory of the file, for relative paths.
+	dir string
+}
+
+// NATS configures the bus.
+type NATS struct {
+	// URL of a NATS server or cluster (nats://host:4222). Empty means the
+	// embedded server that `airlock up` starts.
+	URL string `yaml:"url"`
+	// Embedded configures the embedded server, used when URL is empty.
+	Embedded EmbeddedNATS `yaml:"embedded"`
+	// Replicas of each stream: 1 on one server, 3 on a cluster.
+	Replicas int `yaml:"replicas"`
+	// MaxAge is how long the AIRLOCK stream keeps request events.
+	MaxAge time.Duration `yaml:"max_age"`
+	// AuditMaxAge is how long the AIRLOCK_AUDIT stream keeps audit events.
+	AuditMaxAge time.Duration `yaml:"audit_max_age"`
+}
+
+// EmbeddedNATS configures the in-process nats-server.
+type EmbeddedNATS struct {
+	// Listen is the loopback address where the CLI reaches the embedded
+	// server. Empty means DefaultNATSListen; "none" means no listener.
+	Listen string `yaml:"listen"`
+	// StoreDir holds JetStream's files. Empty means <data dir>/nats.
+	StoreDir string `yaml:"store_dir"`
+}
+
+// Identity configures OIDC verification of agents' tokens.
+type Identity struct {
+	// Issuers are the trusted OIDC issuers.
+	Issuers []Issuer `yaml:"issuers"`
+	// DevIssuer is the issuer built into `airlock up`, for a first run with
+	// no identity provider. Never enable it in production.
+	DevIssuer DevIssuer `yaml:"dev_issuer"`
+	// ClockSkew is how far past its expiry a token is still accepted.
+	ClockSkew time.Duration `yaml:"clock_skew"`
+}
+
+// Issuer is one trusted OIDC issuer.
+type Issuer struct {
+	// URL is the issuer identifier; discovery is at
+	// URL/.well-known/openid-configuration.
+	URL string `yaml:"url"`
+	// Audiences: a token must name at least one of them in "aud".
+	Audiences []string `yaml:"audiences"`
+	// GroupsClaim is the claim holding the agent's groups.
+	GroupsClaim string `yaml:"groups_claim"`
+	// Algorithms are the accepted signing algorithms (default RS256, ES256).
+	Algorithms []string `yaml:"algorithms"`
+}
+
+// DevIssuer configures the built-in development issuer.
+type DevIssuer struct {
+	// Enabled turns it on.
+	Enabled bool `yaml:"enabled"`
+	// Listen is the loopback address it serves discovery and JWKS on; its
+	// URL is the issuer identifier.
+	Listen string `yaml:"listen"`
+	// Audience is the audience of the tokens it signs.
+	Audience string `yaml:"audience"`
+}
+
+// Ingress configures the HTTP front door.
+type Ingress struct {
+	// Listen is the address agents connect to.
+	Listen string `yaml:"listen"`
+	// InspectLimit is how much of a request body is buffered and shown to
+	// policy; larger bodies still stream through, marked truncated.
+	InspectLimit ByteSize `yaml:"inspect_limit"`
+	// InlineLimit is the largest body carried inside the request event;
+	// larger inspected bodies go to the object store.
+	InlineLimit ByteSize `yaml:"inline_limit"`
+	// DecisionTimeout is how long a request waits for its verdict before it
+	// is refused with 503.
+	DecisionTimeout time.Duration `yaml:"decision_timeout"`
+}
+
+// Connection is one upstream service.
+type Connection struct {
+	// Name is the path prefix (/<name>/...) and the subject token.
+	Name string `yaml:"name"`
+	// Type is github, git, http or mcp: it selects how policy classifies
+	// requests.
+	Type string `yaml:"type"`
+	// Upstream is the base URL requests are forwarded to, or builtin:echo.
+	Upstream string `yaml:"upstream"`
+	// Hosts are Host header values that route here without the prefix.
+	Hosts []string `yaml:"hosts"`
+	// Credential is injected on the way out; the agent never sees it.
+	Credential Credential `yaml:"credential"`
+	// HoldTimeout is how long a request held for approval waits.
+	HoldTimeout time.Duration `yaml:"hold_timeout"`
+}
+
+// Credential says where a connection's service credential comes from and
+// how it is sent.
+type Credential struct {
+	// Env names an environment variable holding the credential.
+	Env string `yaml:"env"`
+	// File is a file holding the credential (trailing newline trimmed).
+	File string `yaml:"file"`
+	// Value is the credential itself, usually "${VAR}". Prefer env or file
+	// for real secrets: they keep the value out of the parsed config.
+	Value string `yaml:"value"`
+	// Header is the header it is sent in (default Authorization).
+	Header string `yaml:"header"`
+	// Scheme prefixes the credential in the header: Bearer (default),
+	// token, Basic (sent as x-access-token:<credential>, as git expects), or
+	// none for the bare value.
+	Scheme string `yaml:"scheme"`
+}
+
+// Dir is the directory of the loaded file; relative paths resolve from it.
+func (c *Config) Dir() string { return c.dir }
+
+// Connection returns the named connection.
+func (c *Config) Connection(name string) (*Connection, bool) {
+	for i := range c.Connections {
+		if c.Connections[i].Name == name {
+			return &c.Connections[i], true
+		}
+	}
+	return nil, false
+}
+
+// ApplyDefaults fills every unset field with its default.
+func (c *Config) ApplyDefaults() {
+	if c.NATS.URL == "" && c.NATS.Embedded.Listen == "" {
+		c.NATS.Embedded.Listen = DefaultNATSListen
+	}
+	if c.Identity.ClockSkew == 0 {
+		c.Identity.ClockSkew = DefaultClockSkew
+	}
+	for i := range c.Identity.Issuers {
+		is := &c.Identity.Issuers[i]
+		if is.GroupsClaim == "" {
+			is.GroupsClaim = DefaultGroupsClaim
+		}
+		if len(is.Algorithms) == 0 {
+			is.Algorithms = []string{"RS256", "ES256"}
+		}
+	}
+	if c.Identity.DevIssuer.Listen == "" {
+		c.Identity.DevIssuer.Listen = DefaultDevIssuerListen
+	}
+	if c.Identity.DevIssuer.Audience == "" {
+		c.Identity.DevIssuer.Audience = DefaultAudience
+	}
+	if c.Ingress.Listen == "" {
+		c.Ingress.Listen = DefaultIngressListen
+	}
+	if c.Ingress.InspectLimit == 0 {
+		c.Ingress.InspectLimit = DefaultInspectLimit
+	}
+	if c.Ingress.InlineLimit == 0 {
+		c.Ingress.InlineLimit = DefaultInlineLimit
+	}
+	if c.Ingress.DecisionTimeout == 0 {
+		c.Ingress.DecisionTimeout = DefaultDecisionTimeout
+	}
+	for i := range c.Connections {
+		cn := &c.Connections[i]
+		if cn.HoldTimeout == 0 {
+			cn.HoldTimeout = DefaultHoldTimeout
+		}
+		if cn.Credential.Header == "" {
+			cn.Credential.Header = DefaultCredentialHdr
+		}
+		if cn.Credential.Scheme == "" {
+			cn.Credential.Scheme = DefaultCredentialSch
+		}
+	}
+}
+
+// ByteSize is a size in bytes, written as an integer or with a unit
+// (KiB, MiB, GiB; KB, MB, GB).
+type ByteSize int64
+
+// UnmarshalYAML reads 1048576, "1MiB" or "64KiB".
+func (b *ByteSize) UnmarshalYAML(unmarshal func(any) error) error {
+	var n int64
+	if err := unmarshal(&n); err == nil {
+		*b = ByteSize(n)
+		return nil
+	}
+	var s string
+	if err := unmarshal(&s); err != nil {
+		return fmt.Errorf("size must be a number of bytes or a string like 1MiB: %w", err)
+	}
+	v, err := ParseByteSize(s)
+	if err != nil {
+		return err
+	}
+	*b = v
+	return nil
+}
+
+// ParseByteSize reads "1MiB", "64KiB", "512".
+func ParseByteSize(s string) (ByteSize, error) {
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000}, {"B", 1}}
+	mult := int64(1)
+	num := s
+	for _, u := range units {
+		if len(s) > len(u.suffix) && s[len(s)-len(u.suffix):] == u.suffix {
+			mult, num = u.mult, s[:len(s)-len(u.suffix)]
+			break
+		}
+	}
+	var n int64
+	if _, err := fmt.Sscanf(num, "%d", &n); err != nil || fmt.Sprint(n) != num || n < 0 {
+		return 0, fmt.Errorf("invalid size %q: want a number with an optional unit (KiB, MiB, GiB)", s)
+	}
+	return ByteSize(n * mult), nil
+}

@@ -1,0 +1,149 @@
+// Package event defines the messages that Airlock's services exchange on the
+// bus. Each type has a JSON Schema in schemas/ (draft 2020-12); the field
+// names here and there must agree, which event_test.go checks.
+package event
+
+import (
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// Version is the schema version carried in every event's "v" field.
+const Version = 1
+
+// Effects a verdict can carry.
+const (
+	EffectAllow   = "allow"
+	EffectDeny    = "deny"
+	EffectApprove = "approve"
+)
+
+// NewID returns a new request id: a ULID, sortable by time.
+func NewID() string { return ulid.Make().String() }
+
+// Identity is who made a request, as verified from the agent's OIDC token.
+type Identity struct {
+	// Subject is the token's "sub" claim.
+	Subject string `json:"sub"`
+	// Issuer is the token's "iss" claim.
+	Issuer string `json:"iss"`
+	// Email is the "email" claim, if any.
+	Email string `json:"email,omitempty"`
+	// Groups come from the configured groups claim.
+	Groups []string `json:"groups"`
+}
+
+// Body describes a request body as the ingress inspected it.
+type Body struct {
+	// Size is the number of bytes inspected (at most the inspect limit).
+	Size int64 `json:"size"`
+	// ContentLength is the declared length, or -1 when unknown (chunked).
+	ContentLength int64 `json:"content_length"`
+	// Truncated is true when the body was larger than the inspect limit:
+	// policy saw only its first Size bytes.
+	Truncated bool `json:"truncated"`
+	// SHA256 is the hex digest of the inspected bytes.
+	SHA256 string `json:"sha256"`
+	// Inline holds the inspected bytes when they fit the inline limit.
+	Inline []byte `json:"inline,omitempty"`
+	// Object names the object-store entry holding the inspected bytes when
+	// they do not fit the inline limit.
+	Object string `json:"object,omitempty"`
+}
+
+// Request is published by the ingress for every authenticated request, on
+// subject.Request(conn, id), before anything is forwarded.
+type Request struct {
+	V    int       `json:"v"`
+	ID   string    `json:"id"`
+	Time time.Time `json:"time"`
+	// Connection is the configured connection the request was routed to.
+	Connection string `json:"connection"`
+	// ConnectionType is github, git, http or mcp.
+	ConnectionType string   `json:"connection_type"`
+	Identity       Identity `json:"identity"`
+	Method         string   `json:"method"`
+	// Host is the Host header the agent sent.
+	Host string `json:"host"`
+	// Path is the path below the connection prefix, escaped as received.
+	Path string `json:"path"`
+	// Query is the raw query string, without "?".
+	Query string `json:"query"`
+	// Headers are the request headers without credentials (Authorization,
+	// Proxy-Authorization, Cookie), canonical names.
+	Headers map[string][]string `json:"headers"`
+	Body    *Body               `json:"body,omitempty"`
+}
+
+// Verdict is the policy service's answer to a request, on subject.Verdict(id).
+type Verdict struct {
+	V    int       `json:"v"`
+	ID   string    `json:"id"`
+	Time time.Time `json:"time"`
+	// Effect is allow, deny or approve.
+	Effect string `json:"effect"`
+	// Rule names the rule that decided; empty when no rule matched (the
+	// default deny).
+	Rule string `json:"rule"`
+	// Reason is the deciding rule's reason, or why nothing matched.
+	Reason string `json:"reason"`
+	// Shadow lists rules in shadow mode that matched: evaluated and
+	// recorded, not enforced.
+	Shadow []RuleMatch `json:"shadow,omitempty"`
+	// EvalMicros is how long evaluation took.
+	EvalMicros int64 `json:"eval_us"`
+}
+
+// RuleMatch names a rule that matched and the effect it would have had.
+type RuleMatch struct {
+	Rule   string `json:"rule"`
+	Effect string `json:"effect"`
+}
+
+// Response is the ingress's record of what happened to a request after the
+// verdict, on subject.Response(id).
+type Response struct {
+	V          int       `json:"v"`
+	ID         string    `json:"id"`
+	Time       time.Time `json:"time"`
+	Connection string    `json:"connection"`
+	// Status is the HTTP status returned to the agent.
+	Status int `json:"status"`
+	// Forwarded is true when the request reached the upstream.
+	Forwarded bool `json:"forwarded"`
+	// BytesIn and BytesOut count the request and response bodies.
+	BytesIn  int64 `json:"bytes_in"`
+	BytesOut int64 `json:"bytes_out"`
+	// UpstreamMillis is the time to the upstream's response headers.
+	UpstreamMillis float64 `json:"upstream_ms"`
+	// Error says what went wrong, if anything.
+	Error string `json:"error,omitempty"`
+}
+
+// Audit is the compact, one-per-request record that operators subscribe to,
+// on subject.Audit(conn).
+type Audit struct {
+	V          int       `json:"v"`
+	ID         string    `json:"id"`
+	Time       time.Time `json:"time"`
+	Connection string    `json:"connection"`
+	// Identity is the verified subject; empty when authentication failed.
+	Identity string   `json:"identity"`
+	Groups   []string `json:"groups"`
+	Method   string   `json:"method"`
+	Path     string   `json:"path"`
+	// Decision is allow, deny, approve, unauthenticated or error.
+	Decision string `json:"decision"`
+	Rule     string `json:"rule"`
+	Reason   string `json:"reason"`
+	Status   int    `json:"status"`
+	// LatencyMillis is the whole time spent in the gateway and upstream.
+	LatencyMillis float64 `json:"latency_ms"`
+}
+
+// Decisions in audit events beyond the verdict effects.
+const (
+	DecisionUnauthenticated = "unauthenticated"
+	DecisionError           = "error"
+)

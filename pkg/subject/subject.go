@@ -1,0 +1,87 @@
+// Package subject names every NATS subject, stream, consumer and bucket that
+// Airlock's services share. It is the one place where they are spelled.
+package subject
+
+import "strings"
+
+// Streams.
+const (
+	// Stream carries the life of each request: request, verdict, approval,
+	// decision and response events.
+	Stream = "AIRLOCK"
+	// AuditStream carries one compact audit event per request; operators
+	// subscribe to it.
+	AuditStream = "AIRLOCK_AUDIT"
+)
+
+// Subject families. JetStream allows a subject in one stream only, so the
+// AIRLOCK stream lists these explicitly rather than "airlock.>".
+const (
+	RequestPrefix  = "airlock.req."
+	VerdictPrefix  = "airlock.verdict."
+	ApprovalPrefix = "airlock.approval."
+	DecisionPrefix = "airlock.decision."
+	ResponsePrefix = "airlock.resp."
+	AuditPrefix    = "airlock.audit."
+)
+
+// StreamSubjects are the subjects of Stream.
+var StreamSubjects = []string{
+	RequestPrefix + ">",
+	VerdictPrefix + ">",
+	ApprovalPrefix + ">",
+	DecisionPrefix + ">",
+	ResponsePrefix + ">",
+}
+
+// AuditStreamSubjects are the subjects of AuditStream.
+var AuditStreamSubjects = []string{AuditPrefix + ">"}
+
+// Durable consumers, one per consuming service.
+const (
+	PolicyConsumer = "policy"
+)
+
+// Buckets.
+const (
+	// BodiesBucket is the object store for request bodies larger than the
+	// inline limit.
+	BodiesBucket = "airlock-bodies"
+	// GrantsBucket is the KV bucket of just-in-time grants.
+	GrantsBucket = "airlock-grants"
+	// PoliciesBucket is the KV bucket of pushed policy sets.
+	PoliciesBucket = "airlock-policies"
+)
+
+// Request is the subject of a request event on a connection.
+func Request(conn, id string) string { return RequestPrefix + token(conn) + "." + id }
+
+// Verdict is the subject of the policy verdict for a request.
+func Verdict(id string) string { return VerdictPrefix + id }
+
+// Response is the subject of the outcome of a request.
+func Response(id string) string { return ResponsePrefix + id }
+
+// Audit is the subject of the audit event of a request on a connection.
+func Audit(conn string) string { return AuditPrefix + token(conn) }
+
+// IDFromVerdict returns the request id of a verdict subject.
+func IDFromVerdict(subj string) (string, bool) {
+	return strings.CutPrefix(subj, VerdictPrefix)
+}
+
+// token makes s safe as a single subject token. Connection names are
+// validated at config load to [a-z0-9_-]; this is a second line of defence so
+// that a name can never add tokens or wildcards to a subject.
+func token(s string) string {
+	if s == "" {
+		return "_"
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '.', '*', '>', ' ', '\t', '\r', '\n':
+			return '_'
+		}
+		return r
+	}, s)
+}

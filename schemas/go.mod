@@ -1,0 +1,7 @@
+module github.com/airlockhq/airlock/schemas
+
+go 1.26
+
+require github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
+
+require golang.org/x/text v0.14.0 // indirect
