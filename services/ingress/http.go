@@ -1,0 +1,59 @@
+package ingress
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Limits of the agent-facing HTTP server.
+const (
+	// MaxHeaderBytes bounds request headers; larger get 431.
+	MaxHeaderBytes = 64 << 10
+	// ReadHeaderTimeout bounds how long a client may take to send its
+	// headers (slowloris).
+	ReadHeaderTimeout = 10 * time.Second
+	// IdleTimeout closes idle keep-alive connections.
+	IdleTimeout = 120 * time.Second
+)
+
+// Handler serves /healthz and /readyz and sends everything else to s. It
+// is no http.ServeMux on purpose: a mux cleans and redirects paths, and the
+// path the agent sent is what policy must judge.
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet {
+			switch r.URL.Path {
+			case "/healthz":
+				writeStatus(w, http.StatusOK, "ok")
+				return
+			case "/readyz":
+				if !s.nc.IsConnected() {
+					writeStatus(w, http.StatusServiceUnavailable, "bus disconnected")
+					return
+				}
+				writeStatus(w, http.StatusOK, "ready")
+				return
+			}
+		}
+		s.ServeHTTP(w, r)
+	})
+}
+
+func writeStatus(w http.ResponseWriter, code int, status string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = fmt.Fprintf(w, "{\"status\":%q}\n", status)
+}
+
+// NewHTTPServer returns the agent-facing server with Airlock's limits. No
+// overall read or write timeout: bodies of any size stream through.
+func NewHTTPServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
+	}
+}

@@ -1,0 +1,223 @@
+// Package ingress is Airlock's thin front door. It routes a request to a
+// connection, verifies the agent's token, publishes the request to
+// JetStream, waits for the policy verdict, and forwards an allowed request
+// with the connection's credential, streaming both bodies. It holds no
+// policy logic and no secret patterns: it fails closed when the bus or the
+// policy service does not answer.
+package ingress
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/airlockhq/airlock/pkg/config"
+	"github.com/airlockhq/airlock/pkg/event"
+	"github.com/airlockhq/airlock/pkg/subject"
+	"github.com/airlockhq/airlock/services/ingress/identity"
+)
+
+// RequestIDHeader carries the request id back to the agent.
+const RequestIDHeader = "X-Airlock-Request-Id"
+
+// Server is the ingress HTTP handler.
+type Server struct {
+	cfg      config.Ingress
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	verifier *identity.Verifier
+	log      *slog.Logger
+
+	conns   map[string]*connection
+	byHost  map[string]*connection
+	waiters sync.Map // request id → chan *event.Verdict
+	sub     *nats.Subscription
+}
+
+// connection is a configured upstream, ready to forward to.
+type connection struct {
+	name, typ string
+	upstream  *url.URL
+	cred      credential
+	proxy     *httputil.ReverseProxy
+}
+
+// New builds the ingress from the configuration. It subscribes to verdicts
+// at once; Close releases the subscription.
+func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *slog.Logger) (*Server, error) {
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
+		log.Error("publishing event", "subject", m.Subject, "err", err)
+	}))
+	if err != nil {
+		return nil, fmt.Errorf("opening jetstream: %w", err)
+	}
+	s := &Server{
+		cfg:      cfg.Ingress,
+		nc:       nc,
+		js:       js,
+		verifier: verifier,
+		log:      log,
+		conns:    map[string]*connection{},
+		byHost:   map[string]*connection{},
+	}
+	transport := newTransport()
+	for _, c := range cfg.Connections {
+		up, err := url.Parse(c.Upstream)
+		if err != nil {
+			return nil, fmt.Errorf("connection %s: parsing upstream: %w", c.Name, err)
+		}
+		cred, err := resolveCredential(c.Credential)
+		if err != nil {
+			return nil, fmt.Errorf("connection %s: %w", c.Name, err)
+		}
+		if cred.value == "" {
+			log.Warn("connection has no credential: its requests will be refused until it is set",
+				"connection", c.Name, "source", cred.source)
+		}
+		cn := &connection{name: c.Name, typ: c.Type, upstream: up, cred: cred}
+		cn.proxy = s.newProxy(cn, transport)
+		s.conns[c.Name] = cn
+		for _, h := range c.Hosts {
+			s.byHost[strings.ToLower(h)] = cn
+		}
+	}
+	s.sub, err = nc.Subscribe(subject.VerdictPrefix+"*", s.onVerdict)
+	if err != nil {
+		return nil, fmt.Errorf("subscribing to verdicts: %w", err)
+	}
+	// Verdicts are small and must never be dropped as a slow consumer.
+	_ = s.sub.SetPendingLimits(-1, -1)
+	return s, nil
+}
+
+// Close stops listening for verdicts.
+func (s *Server) Close() error {
+	return s.sub.Unsubscribe()
+}
+
+func (s *Server) onVerdict(m *nats.Msg) {
+	id, ok := subject.IDFromVerdict(m.Subject)
+	if !ok {
+		return
+	}
+	ch, ok := s.waiters.Load(id)
+	if !ok {
+		return // another ingress replica's request, or one that timed out
+	}
+	var v event.Verdict
+	if err := json.Unmarshal(m.Data, &v); err != nil || v.ID != id {
+		s.log.Error("discarding malformed verdict", "request_id", id, "err", err)
+		return
+	}
+	select {
+	case ch.(chan *event.Verdict) <- &v:
+	default: // a redelivered duplicate: the first verdict stands
+	}
+}
+
+func newTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: nil, // never through an environment proxy: the upstream is configured
+		DialContext: (&net.Dialer{
+			Timeout:   10 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// credentialHeaders are the agent's own credentials: never forwarded, never
+// published.
+var credentialHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie"}
+
+func (s *Server) newProxy(cn *connection, transport http.RoundTripper) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Transport: transport,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			rest := restPath(pr.In.Context())
+			out := pr.Out
+			out.URL.Scheme = cn.upstream.Scheme
+			out.URL.Host = cn.upstream.Host
+			decoded, err := url.PathUnescape(rest)
+			if err != nil {
+				decoded = rest // routing already refused undecodable paths
+			}
+			out.URL.Path = strings.TrimSuffix(cn.upstream.Path, "/") + decoded
+			out.URL.RawPath = strings.TrimSuffix(cn.upstream.EscapedPath(), "/") + rest
+			out.URL.RawQuery = pr.In.URL.RawQuery
+			out.Host = cn.upstream.Host
+			for _, h := range credentialHeaders {
+				out.Header.Del(h)
+			}
+			for k := range out.Header {
+				if strings.HasPrefix(k, "X-Airlock-") {
+					out.Header.Del(k)
+				}
+			}
+			out.Header.Set(cn.cred.header, cn.cred.value)
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			st := stateFrom(r.Context())
+			status, code := http.StatusBadGateway, errUpstream
+			var ne net.Error
+			if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+				status, code = http.StatusGatewayTimeout, errUpstreamTimeout
+			}
+			if st != nil {
+				st.upstreamErr = err.Error()
+			}
+			s.log.Warn("upstream failed", "request_id", st.id(), "connection", cn.name, "err", err)
+			writeRefusal(w, status, refusal{Error: code, Reason: "the upstream did not answer: " + errSummary(err), RequestID: st.id()})
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if st := stateFrom(resp.Request.Context()); st != nil {
+				st.upstreamMillis = millisSince(st.forwardedAt)
+			}
+			// The upstream must not be able to set Airlock's own headers.
+			for k := range resp.Header {
+				if strings.HasPrefix(k, "X-Airlock-") {
+					resp.Header.Del(k)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// errSummary names the kind of failure without echoing upstream text.
+func errSummary(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	case errors.Is(err, context.Canceled):
+		return "request cancelled"
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		return oe.Op + " failed"
+	}
+	return "connection failed"
+}
+
+func millisSince(t time.Time) float64 {
+	return float64(time.Since(t).Microseconds()) / 1000
+}

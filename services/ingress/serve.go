@@ -1,0 +1,343 @@
+package ingress
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/airlockhq/airlock/pkg/bus"
+	"github.com/airlockhq/airlock/pkg/event"
+	"github.com/airlockhq/airlock/pkg/subject"
+	"github.com/airlockhq/airlock/services/ingress/identity"
+)
+
+// requestState follows one request through the handler and the proxy.
+type requestState struct {
+	reqID          string
+	rest           string // escaped path below the connection prefix
+	forwardedAt    time.Time
+	upstreamMillis float64
+	upstreamErr    string
+}
+
+func (st *requestState) id() string {
+	if st == nil {
+		return ""
+	}
+	return st.reqID
+}
+
+type stateKey struct{}
+
+func stateFrom(ctx context.Context) *requestState {
+	st, _ := ctx.Value(stateKey{}).(*requestState)
+	return st
+}
+
+func restPath(ctx context.Context) string {
+	if st := stateFrom(ctx); st != nil {
+		return st.rest
+	}
+	return "/"
+}
+
+// ServeHTTP handles one agent request, start to finish.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	st := &requestState{reqID: event.NewID()}
+	w.Header().Set(RequestIDHeader, st.reqID)
+	log := s.log.With("request_id", st.reqID)
+
+	cn, rest, ok := s.route(r)
+	if !ok {
+		writeRefusal(w, http.StatusNotFound, refusal{Error: errNoConnection,
+			Reason: "no connection serves this path: use /<connection>/...", RequestID: st.reqID})
+		return
+	}
+	st.rest = rest
+	audit := event.Audit{V: event.Version, ID: st.reqID, Connection: cn.name, Method: r.Method, Path: rest, Groups: []string{}}
+	finish := func(status int, decision, rule, reason string) {
+		audit.Time = time.Now().UTC()
+		audit.Status, audit.Decision, audit.Rule, audit.Reason = status, decision, rule, reason
+		audit.LatencyMillis = millisSince(start)
+		s.publishAsync(subject.Audit(cn.name), st.reqID+":audit", audit)
+	}
+
+	tok, err := identity.FromRequest(r)
+	var who event.Identity
+	if err == nil {
+		who, err = s.verifier.Verify(r.Context(), tok)
+	}
+	if err != nil {
+		status, code := http.StatusUnauthorized, errUnauthenticated
+		if errors.Is(err, identity.ErrIssuerUnavailable) {
+			status, code = http.StatusServiceUnavailable, errIssuerUnavailable
+		} else {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="airlock"`)
+		}
+		log.Info("refused: authentication", "connection", cn.name, "err", err)
+		writeRefusal(w, status, refusal{Error: code, Reason: err.Error(), RequestID: st.reqID})
+		finish(status, event.DecisionUnauthenticated, "", err.Error())
+		return
+	}
+	audit.Identity, audit.Groups = who.Subject, who.Groups
+
+	// Buffer the body up to the inspect limit; the rest streams on.
+	body, inspected, err := s.inspectBody(r)
+	if err != nil {
+		writeRefusal(w, http.StatusBadRequest, refusal{Error: errBadRequest, Reason: "reading request body: " + errSummary(err), RequestID: st.reqID})
+		finish(http.StatusBadRequest, event.DecisionError, "", "reading request body")
+		return
+	}
+
+	verdict, status, ref := s.decide(r, st, cn, rest, who, body, inspected)
+	if ref != nil {
+		log.Warn("refused: no verdict", "connection", cn.name, "error", ref.Error, "reason", ref.Reason)
+		writeRefusal(w, status, *ref)
+		finish(status, event.DecisionError, "", ref.Reason)
+		s.publishResponse(st, cn, status, false, 0, 0)
+		return
+	}
+	switch verdict.Effect {
+	case event.EffectAllow:
+	case event.EffectApprove:
+		// Held requests need the approver service; until it is running
+		// the request is refused, never forwarded.
+		reason := "this request needs a human's approval: " + verdict.Reason
+		writeRefusal(w, http.StatusForbidden, refusal{Error: errApprovalRequired, Reason: reason, Rule: verdict.Rule, RequestID: st.reqID})
+		finish(http.StatusForbidden, verdict.Effect, verdict.Rule, reason)
+		s.publishResponse(st, cn, http.StatusForbidden, false, 0, 0)
+		return
+	default:
+		log.Info("refused: policy", "connection", cn.name, "rule", verdict.Rule)
+		writeRefusal(w, http.StatusForbidden, refusal{Error: errDenied, Reason: verdict.Reason, Rule: verdict.Rule, RequestID: st.reqID})
+		finish(http.StatusForbidden, event.EffectDeny, verdict.Rule, verdict.Reason)
+		s.publishResponse(st, cn, http.StatusForbidden, false, 0, 0)
+		return
+	}
+	if cn.cred.value == "" {
+		reason := fmt.Sprintf("connection %s has no service credential (%s is empty)", cn.name, cn.cred.source)
+		writeRefusal(w, http.StatusServiceUnavailable, refusal{Error: errNoCredential, Reason: reason, RequestID: st.reqID})
+		finish(http.StatusServiceUnavailable, event.DecisionError, verdict.Rule, reason)
+		s.publishResponse(st, cn, http.StatusServiceUnavailable, false, 0, 0)
+		return
+	}
+
+	counted := &countingReader{r: body}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{counted, r.Body}
+	}
+	cw := &countingWriter{ResponseWriter: w}
+	st.forwardedAt = time.Now()
+	cn.proxy.ServeHTTP(cw, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	finish(cw.status(), event.EffectAllow, verdict.Rule, verdict.Reason)
+	s.publishResponse(st, cn, cw.status(), true, counted.n, cw.n)
+}
+
+// route finds the connection by Host, else by the first path segment.
+func (s *Server) route(r *http.Request) (*connection, string, bool) {
+	escaped := r.URL.EscapedPath()
+	if len(s.byHost) > 0 {
+		host := strings.ToLower(r.Host)
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		if cn, ok := s.byHost[host]; ok {
+			return cn, escaped, true
+		}
+	}
+	seg, rest, _ := strings.Cut(strings.TrimPrefix(escaped, "/"), "/")
+	name, err := url.PathUnescape(seg)
+	if err != nil {
+		return nil, "", false
+	}
+	cn, ok := s.conns[name]
+	if !ok {
+		return nil, "", false
+	}
+	return cn, "/" + rest, true
+}
+
+// inspectBody reads up to the inspect limit and returns a reader that
+// yields the whole body (the inspected bytes, then the rest, unread).
+func (s *Server) inspectBody(r *http.Request) (io.Reader, []byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return http.NoBody, nil, nil
+	}
+	limit := int64(s.cfg.InspectLimit)
+	var buf bytes.Buffer
+	if r.ContentLength > 0 && r.ContentLength <= limit {
+		buf.Grow(int(r.ContentLength) + 1)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, limit+1)); err != nil {
+		return nil, nil, err
+	}
+	return io.MultiReader(bytes.NewReader(buf.Bytes()), r.Body), buf.Bytes(), nil
+}
+
+// decide publishes the request event and waits for its verdict. A nil
+// verdict comes with the refusal to send.
+func (s *Server) decide(r *http.Request, st *requestState, cn *connection, rest string, who event.Identity,
+	body io.Reader, inspected []byte) (*event.Verdict, int, *refusal) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DecisionTimeout)
+	defer cancel()
+
+	headers := make(map[string][]string, len(r.Header))
+	for k, v := range r.Header {
+		headers[k] = v
+	}
+	for _, h := range credentialHeaders {
+		delete(headers, h)
+	}
+	path, query := rest, r.URL.RawQuery
+	ev := event.Request{
+		V: event.Version, ID: st.reqID, Time: time.Now().UTC(),
+		Connection: cn.name, ConnectionType: cn.typ, Identity: who,
+		Method: r.Method, Host: r.Host, Path: path, Query: query, Headers: headers,
+	}
+	if body != http.NoBody {
+		limit := int64(s.cfg.InspectLimit)
+		b := &event.Body{ContentLength: r.ContentLength}
+		if int64(len(inspected)) > limit {
+			inspected, b.Truncated = inspected[:limit], true
+		}
+		b.Size = int64(len(inspected))
+		sum := sha256.Sum256(inspected)
+		b.SHA256 = hex.EncodeToString(sum[:])
+		if b.Size <= int64(s.cfg.InlineLimit) {
+			b.Inline = inspected
+		} else {
+			name, err := bus.PutBody(ctx, s.js, st.reqID, inspected)
+			if err != nil {
+				return nil, http.StatusServiceUnavailable, &refusal{Error: errBusUnavailable,
+					Reason: "could not store the request body for inspection", RequestID: st.reqID}
+			}
+			b.Object = name
+		}
+		ev.Body = b
+	}
+	data, err := json.Marshal(ev)
+	if err != nil {
+		return nil, http.StatusInternalServerError, &refusal{Error: errBadRequest, Reason: "encoding request event", RequestID: st.reqID}
+	}
+
+	ch := make(chan *event.Verdict, 1)
+	s.waiters.Store(st.reqID, ch)
+	defer s.waiters.Delete(st.reqID)
+
+	msg := &nats.Msg{Subject: subject.Request(cn.name, st.reqID), Data: data}
+	if _, err := s.js.PublishMsg(ctx, msg, jetstream.WithMsgID(st.reqID+":req")); err != nil {
+		if ctx.Err() != nil && r.Context().Err() == nil {
+			return nil, http.StatusServiceUnavailable, &refusal{Error: errDecisionTimeout,
+				Reason: "the bus did not accept the request in time", RequestID: st.reqID}
+		}
+		return nil, http.StatusServiceUnavailable, &refusal{Error: errBusUnavailable,
+			Reason: "the bus is unavailable: request refused", RequestID: st.reqID}
+	}
+	select {
+	case v := <-ch:
+		return v, 0, nil
+	case <-ctx.Done():
+		if r.Context().Err() != nil {
+			return nil, 499, &refusal{Error: errBadRequest, Reason: "client went away", RequestID: st.reqID}
+		}
+		return nil, http.StatusServiceUnavailable, &refusal{Error: errDecisionTimeout,
+			Reason: fmt.Sprintf("no policy verdict within %s: request refused", s.cfg.DecisionTimeout), RequestID: st.reqID}
+	}
+}
+
+func (s *Server) publishResponse(st *requestState, cn *connection, status int, forwarded bool, in, out int64) {
+	if status < 100 || status > 599 {
+		status = http.StatusBadRequest
+	}
+	s.publishAsync(subject.Response(st.reqID), st.reqID+":resp", event.Response{
+		V: event.Version, ID: st.reqID, Time: time.Now().UTC(), Connection: cn.name,
+		Status: status, Forwarded: forwarded, BytesIn: in, BytesOut: out,
+		UpstreamMillis: st.upstreamMillis, Error: st.upstreamErr,
+	})
+}
+
+// publishAsync journals an event without holding the request: the ack is
+// checked by JetStream's async error handler, which logs a failure.
+func (s *Server) publishAsync(subj, msgID string, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		s.log.Error("encoding event", "subject", subj, "err", err)
+		return
+	}
+	if _, err := s.js.PublishMsgAsync(&nats.Msg{Subject: subj, Data: data}, jetstream.WithMsgID(msgID)); err != nil {
+		s.log.Error("publishing event", "subject", subj, "err", err)
+	}
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// countingWriter records the status and counts the body bytes written.
+type countingWriter struct {
+	http.ResponseWriter
+	code int
+	n    int64
+}
+
+func (c *countingWriter) WriteHeader(code int) {
+	if c.code == 0 {
+		c.code = code
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	if c.code == 0 {
+		c.code = http.StatusOK
+	}
+	n, err := c.ResponseWriter.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingWriter) status() int {
+	if c.code == 0 {
+		return http.StatusOK
+	}
+	return c.code
+}
+
+// Flush lets the proxy stream (server-sent events, chunked downloads).
+func (c *countingWriter) Flush() {
+	if f, ok := c.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (c *countingWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+var (
+	_ http.Handler = (*Server)(nil)
+	_ http.Flusher = (*countingWriter)(nil)
+)
