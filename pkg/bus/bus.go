@@ -84,6 +84,9 @@ func StartEmbedded(e Embedded) (*server.Server, error) {
 // Connect dials NATS at url (or, when ns is not nil, connects in-process)
 // and keeps reconnecting forever: a service outlives a bus restart.
 func Connect(url string, ns *server.Server, name string, log *slog.Logger) (*nats.Conn, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -91,7 +94,9 @@ func Connect(url string, ns *server.Server, name string, log *slog.Logger) (*nat
 		nats.ReconnectJitter(100*time.Millisecond, time.Second),
 		nats.RetryOnFailedConnect(false),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("nats disconnected", "client", name, "err", err)
+			if err != nil { // nil: closed on purpose
+				log.Warn("nats disconnected", "client", name, "err", err)
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("nats reconnected", "client", name, "url", nc.ConnectedUrlRedacted())

@@ -54,7 +54,18 @@ func Load(path string) (*Config, error) {
 
 // Parse decodes a configuration from YAML, expanding ${VAR} and
 // ${VAR:-default} from the environment first. Unknown fields are errors.
-func Parse(data []byte) (*Config, error) {
+func Parse(data []byte) (cfg *Config, err error) {
+	// The YAML library panics on some malformed input (found by fuzzing):
+	// a bad file is an error, never a crash.
+	defer func() {
+		if r := recover(); r != nil {
+			cfg, err = nil, fmt.Errorf("%w: malformed YAML", ErrInvalid)
+		}
+	}()
+	return parse(data)
+}
+
+func parse(data []byte) (*Config, error) {
 	expanded := ExpandEnv(string(data))
 	var cfg Config
 	if err := yaml.UnmarshalWithOptions([]byte(expanded), &cfg, yaml.Strict()); err != nil {

@@ -87,7 +87,9 @@ func BadTokens(iss *devissuer.Issuer) ([]Token, error) {
 		toks = append(toks, Token{name, v})
 		return nil
 	}
-	genuine := func(mod func(map[string]any)) (string, error) { return Sign(jose.RS256, rsaKey, key.KeyID, Claims(iss, mod)) }
+	genuine := func(mod func(map[string]any)) (string, error) {
+		return Sign(jose.RS256, rsaKey, key.KeyID, Claims(iss, mod))
+	}
 
 	good, err := genuine(nil)
 	if err != nil {
@@ -121,7 +123,9 @@ func BadTokens(iss *devissuer.Issuer) ([]Token, error) {
 		{"not yet valid", func() (string, error) {
 			return genuine(func(c map[string]any) { c["nbf"] = time.Now().Add(time.Hour).Unix() })
 		}},
-		{"wrong issuer", func() (string, error) { return genuine(func(c map[string]any) { c["iss"] = "https://evil.example.com" }) }},
+		{"wrong issuer", func() (string, error) {
+			return genuine(func(c map[string]any) { c["iss"] = "https://evil.example.com" })
+		}},
 		{"no issuer", func() (string, error) { return genuine(func(c map[string]any) { delete(c, "iss") }) }},
 		{"wrong audience", func() (string, error) { return genuine(func(c map[string]any) { c["aud"] = "someone-else" }) }},
 		{"no subject", func() (string, error) { return genuine(func(c map[string]any) { delete(c, "sub") }) }},

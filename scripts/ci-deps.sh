@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what Airlock's tests need, only when it is missing, at pinned
+# versions. Safe to run again.
+set -euo pipefail
+
+STATICCHECK_VERSION=v0.8.2   # honnef.co/go/tools
+GO_MIN=1.26
+
+have() { command -v "$1" >/dev/null 2>&1; }
+gobin="$(go env GOPATH)/bin"
+
+if ! have go; then
+	echo "ci-deps: go $GO_MIN or newer is required (https://go.dev/dl)" >&2
+	exit 1
+fi
+gov=$(go env GOVERSION); gov=${gov#go}
+if [ "$(printf '%s\n%s\n' "$GO_MIN" "$gov" | sort -V | head -1)" != "$GO_MIN" ]; then
+	echo "ci-deps: go $GO_MIN or newer is required, found $gov" >&2
+	exit 1
+fi
+
+apt_install() {
+	if ! have apt-get; then
+		echo "ci-deps: $* missing and no apt-get to install it" >&2
+		exit 1
+	fi
+	echo "ci-deps: apt-get install $*"
+	if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+	$SUDO apt-get update -qq >/dev/null
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "$@" >/dev/null
+}
+
+# Real clients the end-to-end tests drive.
+have git || apt_install git
+have curl || apt_install curl
+
+# Linter, for `make lint`.
+if [ ! -x "$gobin/staticcheck" ] || ! "$gobin/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then
+	echo "ci-deps: go install honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+	go install "honnef.co/go/tools/cmd/staticcheck@$STATICCHECK_VERSION"
+fi
+
+echo "ci-deps: ok (go $gov, $(git --version), staticcheck $STATICCHECK_VERSION)"

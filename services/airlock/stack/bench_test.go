@@ -1,0 +1,99 @@
+package stack
+
+import (
+	"io"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+)
+
+// BenchmarkAllowPath measures what the gateway adds to an allowed GET: each
+// iteration calls the upstream directly and then through the full stack
+// (OIDC verification, JetStream journal, policy verdict, forwarding), so
+// both are measured in the same run on the same machine. It reports the
+// latency percentiles of both and the difference.
+func BenchmarkAllowPath(b *testing.B) {
+	ts := startStackQuiet(b, 2*time.Second)
+	tok := ts.token(b, "agents")
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	get := func(url string, auth bool) time.Duration {
+		req, _ := http.NewRequest("GET", url, nil)
+		if auth {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		} else {
+			req.Header.Set("Authorization", "Bearer "+serviceCredential)
+		}
+		start := time.Now()
+		resp, err := client.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		d := time.Since(start)
+		if resp.StatusCode != 200 {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+		return d
+	}
+	// Warm both paths (connections, issuer discovery, JWKS).
+	for range 50 {
+		get(ts.up.url+"/repos/acme/api", false)
+		get(ts.IngressURL+"/gh/repos/acme/api", true)
+	}
+	direct := make([]time.Duration, 0, b.N)
+	gateway := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		direct = append(direct, get(ts.up.url+"/repos/acme/api", false))
+		gateway = append(gateway, get(ts.IngressURL+"/gh/repos/acme/api", true))
+	}
+	b.StopTimer()
+	slices.Sort(direct)
+	slices.Sort(gateway)
+	pct := func(d []time.Duration, p float64) float64 {
+		return float64(d[int(float64(len(d)-1)*p)].Microseconds())
+	}
+	b.ReportMetric(pct(direct, .50), "direct-p50-µs")
+	b.ReportMetric(pct(direct, .99), "direct-p99-µs")
+	b.ReportMetric(pct(gateway, .50), "airlock-p50-µs")
+	b.ReportMetric(pct(gateway, .99), "airlock-p99-µs")
+	b.ReportMetric(pct(gateway, .50)-pct(direct, .50), "added-p50-µs")
+	b.ReportMetric(pct(gateway, .99)-pct(direct, .99), "added-p99-µs")
+}
+
+// BenchmarkAllowPathParallel measures throughput: concurrent clients through
+// the gateway, and the same clients against the upstream directly.
+func BenchmarkAllowPathParallel(b *testing.B) {
+	ts := startStackQuiet(b, 2*time.Second)
+	tok := ts.token(b, "agents")
+	for _, target := range []struct{ name, url, auth string }{
+		{"direct", ts.up.url + "/repos/acme/api", serviceCredential},
+		{"airlock", ts.IngressURL + "/gh/repos/acme/api", tok},
+	} {
+		b.Run(target.name, func(b *testing.B) {
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+			b.SetParallelism(8)
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req, _ := http.NewRequest("GET", target.url, nil)
+					req.Header.Set("Authorization", "Bearer "+target.auth)
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						b.Errorf("status %d", resp.StatusCode)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+		})
+	}
+}

@@ -1,0 +1,237 @@
+// Package stack runs every Airlock service in one process: the embedded
+// NATS server (unless a URL is configured), the dev issuer, the built-in
+// echo upstream, the policy service and the ingress. `airlock up` uses it,
+// and so do the end-to-end tests, so that what the tour shows is what the
+// tests check.
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/airlockhq/airlock/pkg/bus"
+	"github.com/airlockhq/airlock/pkg/config"
+	"github.com/airlockhq/airlock/pkg/devissuer"
+	"github.com/airlockhq/airlock/services/airlock/echo"
+	"github.com/airlockhq/airlock/services/ingress"
+	"github.com/airlockhq/airlock/services/ingress/identity"
+	"github.com/airlockhq/airlock/services/policy"
+)
+
+// Stack is a running all-in-one Airlock.
+type Stack struct {
+	// IngressURL is where agents connect (http://127.0.0.1:PORT).
+	IngressURL string
+	// NATSURL is where the CLI reaches the bus; empty when the embedded
+	// server has no listener.
+	NATSURL string
+	// Issuer is the dev issuer, nil when it is disabled.
+	Issuer *devissuer.Issuer
+
+	log      *slog.Logger
+	ns       *server.Server
+	conns    []*nats.Conn
+	servers  []*http.Server
+	ingress  *ingress.Server
+	policyMu sync.Mutex
+	policy   context.CancelFunc
+	policyNC *nats.Conn
+	policyWG sync.WaitGroup
+	cfg      *config.Config
+	dataDir  string
+}
+
+// Start brings every service up. cfg is modified: builtin:echo upstreams
+// are replaced with the echo server's URL. Close stops everything.
+func Start(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Logger) (st *Stack, err error) {
+	st = &Stack{log: log, cfg: cfg, dataDir: dataDir}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data dir: %w", err)
+	}
+
+	if cfg.NATS.URL == "" {
+		listen := cfg.NATS.Embedded.Listen
+		if listen == "none" {
+			listen = ""
+		}
+		storeDir := cfg.NATS.Embedded.StoreDir
+		if storeDir == "" {
+			storeDir = filepath.Join(dataDir, "nats")
+		}
+		st.ns, err = bus.StartEmbedded(bus.Embedded{StoreDir: storeDir, Listen: listen, Logger: log.With("service", "nats")})
+		if err != nil {
+			return nil, err
+		}
+		if listen != "" {
+			st.NATSURL = st.ns.ClientURL()
+		}
+	} else {
+		st.NATSURL = cfg.NATS.URL
+	}
+	nc, err := st.connect("ingress")
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("opening jetstream: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := bus.Provision(pctx, js, bus.Limits{MaxAge: cfg.NATS.MaxAge, AuditMaxAge: cfg.NATS.AuditMaxAge, Replicas: cfg.NATS.Replicas}); err != nil {
+		return nil, err
+	}
+
+	issuers := cfg.Identity.Issuers
+	if cfg.Identity.DevIssuer.Enabled {
+		ln, err := net.Listen("tcp", cfg.Identity.DevIssuer.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("starting dev issuer: %w", err)
+		}
+		url := "http://" + ln.Addr().String()
+		st.Issuer, err = devissuer.Open(dataDir, url, cfg.Identity.DevIssuer.Audience)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		st.serve(ln, st.Issuer.Handler())
+		issuers = append(issuers, config.Issuer{URL: url, Audiences: []string{cfg.Identity.DevIssuer.Audience},
+			GroupsClaim: config.DefaultGroupsClaim, Algorithms: []string{"RS256"}})
+	}
+
+	for i := range cfg.Connections {
+		if cfg.Connections[i].Upstream != config.BuiltinEcho {
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("starting echo upstream: %w", err)
+		}
+		st.serve(ln, echo.Handler())
+		cfg.Connections[i].Upstream = "http://" + ln.Addr().String()
+	}
+
+	if err := st.StartPolicy(ctx); err != nil {
+		return nil, err
+	}
+
+	verifier := identity.New(issuers, cfg.Identity.ClockSkew, nil)
+	st.ingress, err = ingress.New(cfg, nc, verifier, log.With("service", "ingress"))
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Ingress.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("starting ingress: %w", err)
+	}
+	st.IngressURL = "http://" + ln.Addr().String()
+	st.serveHTTP(ingress.NewHTTPServer("", st.ingress.Handler()), ln)
+	return st, nil
+}
+
+func (st *Stack) connect(name string) (*nats.Conn, error) {
+	nc, err := bus.Connect(st.cfg.NATS.URL, st.ns, name, st.log.With("service", name))
+	if err != nil {
+		return nil, err
+	}
+	st.conns = append(st.conns, nc)
+	return nc, nil
+}
+
+// StartPolicy starts the policy service on its own bus connection.
+func (st *Stack) StartPolicy(ctx context.Context) error {
+	st.policyMu.Lock()
+	defer st.policyMu.Unlock()
+	if st.policy != nil {
+		return errors.New("policy service already running")
+	}
+	set, err := policy.FromConfig(st.cfg)
+	if err != nil {
+		return err
+	}
+	nc, err := bus.Connect(st.cfg.NATS.URL, st.ns, "policy", st.log.With("service", "policy"))
+	if err != nil {
+		return err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("opening jetstream: %w", err)
+	}
+	svc := policy.New(js, set, st.log.With("service", "policy"))
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	st.policy, st.policyNC = cancel, nc
+	st.policyWG.Add(1)
+	go func() {
+		defer st.policyWG.Done()
+		if err := svc.Run(pctx); err != nil && !errors.Is(err, context.Canceled) {
+			st.log.Error("policy service stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// StopPolicy stops the policy service, as a crash would: requests then
+// wait for a verdict that does not come and are refused.
+func (st *Stack) StopPolicy() {
+	st.policyMu.Lock()
+	defer st.policyMu.Unlock()
+	if st.policy == nil {
+		return
+	}
+	st.policy()
+	st.policyWG.Wait()
+	st.policyNC.Close()
+	st.policy, st.policyNC = nil, nil
+}
+
+func (st *Stack) serve(ln net.Listener, h http.Handler) {
+	st.serveHTTP(&http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, ln)
+}
+
+func (st *Stack) serveHTTP(srv *http.Server, ln net.Listener) {
+	st.servers = append(st.servers, srv)
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			st.log.Error("http server stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+}
+
+// Close stops every service: the ingress first, so that no request is left
+// waiting on a bus that is gone.
+func (st *Stack) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for i := len(st.servers) - 1; i >= 0; i-- {
+		_ = st.servers[i].Shutdown(ctx)
+	}
+	if st.ingress != nil {
+		_ = st.ingress.Close()
+	}
+	st.StopPolicy()
+	for _, nc := range st.conns {
+		nc.Close()
+	}
+	if st.ns != nil {
+		st.ns.Shutdown()
+		st.ns.WaitForShutdown()
+	}
+}

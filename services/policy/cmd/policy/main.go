@@ -1,0 +1,100 @@
+// Command policy runs Airlock's policy service against a NATS server: it
+// evaluates every request event and publishes its verdict. SIGHUP reloads
+// the policy files; SIGINT or SIGTERM stops it after the requests in
+// flight.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/airlockhq/airlock/pkg/bus"
+	"github.com/airlockhq/airlock/pkg/config"
+	"github.com/airlockhq/airlock/services/policy"
+)
+
+func main() {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if err := run(log); err != nil {
+		log.Error("policy service failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger) error {
+	def := os.Getenv("AIRLOCK_CONFIG")
+	if def == "" {
+		def = "airlock.yaml"
+	}
+	path := flag.String("config", def, "configuration file (default $AIRLOCK_CONFIG or airlock.yaml)")
+	flag.Parse()
+
+	cfg, err := config.Load(*path)
+	if err != nil {
+		return err
+	}
+	if cfg.NATS.URL == "" {
+		return errors.New("nats.url is empty: the standalone policy service needs a NATS server (the embedded one runs inside `airlock up`)")
+	}
+	set, err := policy.FromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	if set.Len() == 0 {
+		log.Warn("no policy rules: every request will be denied")
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	nc, err := bus.Connect(cfg.NATS.URL, nil, "policy", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("opening jetstream: %w", err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	err = bus.Provision(pctx, js, bus.Limits{MaxAge: cfg.NATS.MaxAge, AuditMaxAge: cfg.NATS.AuditMaxAge, Replicas: cfg.NATS.Replicas})
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	svc := policy.New(js, set, log)
+	go reloadOnHangup(ctx, cfg, svc, log)
+	return svc.Run(ctx)
+}
+
+// reloadOnHangup reloads the policy files on SIGHUP. A set that does not
+// load is reported and the current one kept.
+func reloadOnHangup(ctx context.Context, cfg *config.Config, svc *policy.Service, log *slog.Logger) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			set, err := policy.FromConfig(cfg)
+			if err != nil {
+				log.Error("reloading policies: keeping the current rules", "err", err)
+				continue
+			}
+			svc.SetRules(set)
+			log.Info("policies reloaded", "rules", set.Len())
+		}
+	}
+}
