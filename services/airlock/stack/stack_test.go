@@ -89,6 +89,12 @@ func newUpstream(t testing.TB) *upstream {
 	return u
 }
 
+func (u *upstream) lastRequest() *http.Request {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.last
+}
+
 type testStack struct {
 	*Stack
 	up     *upstream
@@ -123,6 +129,7 @@ connections:
   - name: gh
     type: github
     upstream: %s
+    hosts: [gh.airlock.test]
     credential: {env: TEST_SERVICE_CREDENTIAL}
 policies: [policy.yaml]
 `, decisionTimeout, up.url)
@@ -358,6 +365,25 @@ func TestRedeliveredRequestEventDoesNotDoubleEffects(t *testing.T) {
 	}
 	if n := ts.up.calls.Load(); n != 1 {
 		t.Fatalf("upstream calls = %d, want 1", n)
+	}
+}
+
+func TestRoutesByHostWithoutPrefix(t *testing.T) {
+	ts := startStack(t, 2*time.Second)
+	req, _ := http.NewRequest("GET", ts.IngressURL+"/repos/acme/api", nil)
+	req.Host = "GH.airlock.test:443"
+	req.Header.Set("Authorization", "Bearer "+ts.token(t, "agents"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"path":"/repos/acme/api"`) {
+		t.Fatalf("status %d, body %s: want the upstream to see /repos/acme/api", resp.StatusCode, body)
+	}
+	if got := ts.up.lastRequest().Host; got == "GH.airlock.test:443" {
+		t.Fatalf("upstream got the agent's Host %q, want its own", got)
 	}
 }
 
