@@ -93,6 +93,31 @@ type Verdict struct {
 	Shadow []RuleMatch `json:"shadow,omitempty"`
 	// EvalMicros is how long evaluation took.
 	EvalMicros int64 `json:"eval_us"`
+	// ForwardPath is the canonical path policy judged, escaped: the ingress
+	// forwards this path, not the agent's spelling of it, so that the
+	// upstream acts on what was judged.
+	ForwardPath string `json:"forward_path,omitempty"`
+	// Operation is what the request does, in the service's terms.
+	Operation *Operation `json:"operation,omitempty"`
+}
+
+// Operation is the classification of a request, carried in the verdict so
+// that every later event and the audit speak in the service's terms
+// ("contents.write on acme/prod-api path .github/workflows/deploy.yml").
+type Operation struct {
+	// Action is the stable action name: contents.write, git.refs.delete,
+	// git.push, mcp.tools.call, graphql.mutation, unknown.write, ….
+	Action string `json:"action"`
+	// Write is true when the request changes state.
+	Write bool `json:"write"`
+	// Repo is "owner/name" when the request names a repository.
+	Repo string `json:"repo,omitempty"`
+	// Refs are the refs it touches ("refs/heads/main").
+	Refs []string `json:"refs,omitempty"`
+	// Path is the file path inside the repository (contents API).
+	Path string `json:"path,omitempty"`
+	// Summary is one line for people: the audit and the approval message.
+	Summary string `json:"summary"`
 }
 
 // RuleMatch names a rule that matched and the effect it would have had.
@@ -133,6 +158,11 @@ type Audit struct {
 	Groups   []string `json:"groups"`
 	Method   string   `json:"method"`
 	Path     string   `json:"path"`
+	// Action is the classified operation (verdict.operation.action), empty
+	// when the request never reached policy.
+	Action string `json:"action"`
+	// Summary says what the request does, in the service's terms.
+	Summary string `json:"summary,omitempty"`
 	// Decision is allow, deny, approve, unauthenticated or error.
 	Decision string `json:"decision"`
 	Rule     string `json:"rule"`

@@ -104,6 +104,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	verdict, status, ref := s.decide(r, st, cn, rest, who, body, inspected)
+	if ref == nil && verdict.Operation != nil {
+		audit.Action, audit.Summary = verdict.Operation.Action, verdict.Operation.Summary
+	}
 	if ref != nil {
 		log.Warn("refused: no verdict", "connection", cn.name, "error", ref.Error, "reason", ref.Reason)
 		writeRefusal(w, status, *ref)
@@ -113,6 +116,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch verdict.Effect {
 	case event.EffectAllow:
+		if verdict.ForwardPath != "" {
+			st.rest = verdict.ForwardPath
+		}
 	case event.EffectApprove:
 		// Held requests need the approver service; until it is running
 		// the request is refused, never forwarded.

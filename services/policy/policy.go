@@ -28,6 +28,7 @@ import (
 	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/event"
 	"github.com/airlockhq/airlock/pkg/subject"
+	"github.com/airlockhq/airlock/services/policy/classify"
 	"github.com/airlockhq/airlock/services/policy/rules"
 )
 
@@ -177,14 +178,11 @@ func (s *Service) decide(ctx context.Context, req *event.Request, log *slog.Logg
 		body = data
 	}
 	if v.Effect == "" {
-		in := rules.InputFrom(req, body)
-		start := time.Now()
-		res := s.Rules().Evaluate(in)
-		v.EvalMicros = time.Since(start).Microseconds()
-		v.Effect, v.Rule, v.Reason, v.Shadow = res.Effect, res.Rule, res.Reason, res.Shadow
-		for _, e := range res.Errors {
+		j := Judge(s.Rules(), req, body)
+		for _, e := range j.Errors {
 			log.Warn("rule failed", "rule", e.Rule, "shadow", e.Shadow, "err", e.Err)
 		}
+		v = &j.Verdict
 	}
 	v.Time = time.Now().UTC()
 	return v, nil
@@ -224,4 +222,35 @@ func digestMatches(data []byte, want string) bool {
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:]) == want
+}
+
+// Judgement is a verdict and the rule errors behind it.
+type Judgement struct {
+	Verdict event.Verdict
+	// Errors are the rules that failed to evaluate (each denies, unless in
+	// shadow mode).
+	Errors []rules.RuleError
+}
+
+// Judge classifies a request and evaluates the rules: the whole decision,
+// without the bus. The service and `airlock policy test` both use it, so
+// that a fixture passes exactly when the service would decide the same.
+// body is the inspected body when it came from the object store.
+func Judge(set *rules.Set, req *event.Request, body []byte) Judgement {
+	start := time.Now()
+	v := event.Verdict{V: event.Version, ID: req.ID}
+	c, err := classify.Request(req, body)
+	if err != nil {
+		v.Effect, v.Rule, v.Reason = event.EffectDeny, classify.RuleMalformed, err.Error()
+		if r, ok := classify.IsRefusal(err); ok {
+			v.Rule = r.Rule
+		}
+		v.EvalMicros = time.Since(start).Microseconds()
+		return Judgement{Verdict: v}
+	}
+	res := set.Evaluate(c.Input)
+	v.EvalMicros = time.Since(start).Microseconds()
+	v.Effect, v.Rule, v.Reason, v.Shadow = res.Effect, res.Rule, res.Reason, res.Shadow
+	v.ForwardPath, v.Operation = c.ForwardPath, &c.Operation
+	return Judgement{Verdict: v, Errors: res.Errors}
 }

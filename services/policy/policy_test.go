@@ -176,6 +176,13 @@ func (h *harness) verdicts(t *testing.T, id string) uint64 {
 // unacknowledged, and returns its state.
 func (h *harness) settled(t *testing.T) *jetstream.ConsumerInfo {
 	t.Helper()
+	return h.settledAfter(t, 0)
+}
+
+// settledAfter is settled once the consumer has delivered stream sequence
+// seq: a just-stored event may not be counted as pending yet.
+func (h *harness) settledAfter(t *testing.T, seq uint64) *jetstream.ConsumerInfo {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for {
@@ -187,7 +194,7 @@ func (h *harness) settled(t *testing.T) *jetstream.ConsumerInfo {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if info.NumPending == 0 && info.NumAckPending == 0 {
+		if info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream >= seq {
 			return info
 		}
 		select {
@@ -275,7 +282,7 @@ func TestRedelivery(t *testing.T) {
 	h.publish(t, req, req.ID)
 	first := h.verdict(t, req.ID)
 	h.publish(t, req, req.ID+"-again")
-	info := h.settled(t)
+	info := h.settledAfter(t, 2)
 	if info.Delivered.Stream < 2 {
 		t.Fatalf("second event not delivered: %+v", info.Delivered)
 	}

@@ -47,7 +47,7 @@ func (e estimator) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 		return nil
 	}
 	switch path[0] {
-	case varRequest, varIdentity, varConnection:
+	case varRequest, varIdentity, varConnection, varOperation, varGitHub, varGraphQL, varGit, varMCP:
 	default:
 		return nil
 	}

@@ -112,6 +112,26 @@ var stringFields = map[string]map[string]func(a *activation) string{
 		"name": func(a *activation) string { return a.conn.Name },
 		"type": func(a *activation) string { return a.conn.Type },
 	},
+	varOperation: {
+		"action": func(a *activation) string { return a.op.Action },
+		"repo":   func(a *activation) string { return a.op.Repo },
+		"path":   func(a *activation) string { return a.op.Path },
+	},
+	varGitHub: {
+		"owner":    func(a *activation) string { return a.gh.Owner },
+		"repo":     func(a *activation) string { return a.gh.Repo },
+		"resource": func(a *activation) string { return a.gh.Resource },
+		"action":   func(a *activation) string { return a.gh.Action },
+		"ref":      func(a *activation) string { return a.gh.Ref },
+		"branch":   func(a *activation) string { return a.gh.Branch },
+		"path":     func(a *activation) string { return a.gh.Path },
+		"org":      func(a *activation) string { return a.gh.Org },
+	},
+	varMCP: {
+		"method": func(a *activation) string { return a.mcp.Method },
+		"tool":   func(a *activation) string { return a.mcp.Tool },
+		"uri":    func(a *activation) string { return a.mcp.URI },
+	},
 }
 
 // intFields and boolFields read the other scalar fields of request.

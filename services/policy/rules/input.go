@@ -15,6 +15,13 @@ type Input struct {
 	Identity Identity
 	// Connection is the CEL variable `connection`.
 	Connection Connection
+	// Operation, GitHub, GraphQL, Git and MCP are the classification
+	// variables (see operation.go); zero when they do not apply.
+	Operation Operation
+	GitHub    GitHub
+	GraphQL   GraphQL
+	Git       Git
+	MCP       MCP
 }
 
 // InputFrom builds the input of a request event. body is the inspected body

@@ -266,6 +266,15 @@ type activation struct {
 	req  Request
 	id   Identity
 	conn Connection
+	// The classification variables are read by reflection: rules name
+	// them less often than the request, and they are mostly strings.
+	op  Operation
+	gh  GitHub
+	gql GraphQL
+	git Git
+	mcp MCP
+	// classVals holds them adapted, in the order of classVars.
+	classVals [5]ref.Val
 
 	ready                  bool
 	vals                   values
@@ -274,7 +283,8 @@ type activation struct {
 }
 
 func newActivation(in *Input) *activation {
-	return &activation{req: in.Request, id: in.Identity, conn: in.Connection}
+	return &activation{req: in.Request, id: in.Identity, conn: in.Connection,
+		op: in.Operation, gh: in.GitHub, gql: in.GraphQL, git: in.Git, mcp: in.MCP}
 }
 
 // cel readies the activation for programs and returns it.
@@ -289,6 +299,10 @@ func (a *activation) cel() *activation {
 	a.reqVal = ad.NativeToValue(&a.req)
 	a.idVal = ad.NativeToValue(&a.id)
 	a.connVal = ad.NativeToValue(&a.conn)
+	a.classVals = [5]ref.Val{
+		ad.NativeToValue(&a.op), ad.NativeToValue(&a.gh), ad.NativeToValue(&a.gql),
+		ad.NativeToValue(&a.git), ad.NativeToValue(&a.mcp),
+	}
 	return a
 }
 
@@ -318,6 +332,16 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return a.idVal, true
 	case varConnection:
 		return a.connVal, true
+	case varOperation:
+		return a.classVals[0], true
+	case varGitHub:
+		return a.classVals[1], true
+	case varGraphQL:
+		return a.classVals[2], true
+	case varGit:
+		return a.classVals[3], true
+	case varMCP:
+		return a.classVals[4], true
 	}
 	return nil, false
 }
