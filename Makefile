@@ -31,8 +31,12 @@ lint: deps ## gofmt, go vet, staticcheck
 	$(GO) vet work
 	$(STATICCHECK) work
 
+FUZZTIME ?= 10s
+fuzz: ## every fuzz target for FUZZTIME each
+	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
+
 bench: ## benchmarks: the gateway against the upstream called directly, same run
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./services/airlock/stack ./services/policy/rules
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./services/airlock/stack ./services/policy/rules ./services/policy/github
 
 clean:
 	rm -rf $(BIN) $(DATA_DIR)

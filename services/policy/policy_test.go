@@ -263,7 +263,8 @@ func TestDefaultPack(t *testing.T) {
 		{request("GET", "/repos/acme/api"), event.EffectAllow, "allow-agent-reads"},
 		{request("HEAD", "/repos/acme/api"), event.EffectAllow, "allow-agent-reads"},
 		{human, event.EffectDeny, ""},
-		{request("DELETE", "/repos/acme/api"), event.EffectDeny, "deny-deletes"},
+		{request("DELETE", "/repos/acme/api"), event.EffectDeny, "deny-repo-delete"},
+		{request("DELETE", "/repos/acme/api/issues/comments/1"), event.EffectDeny, "deny-deletes"},
 		{request("POST", "/repos/acme/api/issues"), event.EffectDeny, ""},
 	}
 	for _, tt := range tests {

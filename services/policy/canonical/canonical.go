@@ -33,7 +33,9 @@ type Request struct {
 // guessing whether the upstream honours them.
 var OverrideHeaders = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
 
-// MaxPathLen bounds the path policy will look at.
+// MaxPathLen bounds the decoded path policy will look at. The escaped path
+// may be up to three times as long (every byte escaped), so that the
+// forwarded path of an accepted path is accepted too.
 const MaxPathLen = 8 << 10
 
 // Canonicalize returns the canonical form of a request, or an error wrapping
@@ -69,7 +71,7 @@ func Canonicalize(method, rawPath string, headers map[string][]string, rawQuery 
 
 // Path returns the canonical form of an escaped path.
 func Path(raw string) (string, error) {
-	if len(raw) > MaxPathLen {
+	if len(raw) > 3*MaxPathLen {
 		return "", fmt.Errorf("%w: path longer than %d bytes", ErrAmbiguous, MaxPathLen)
 	}
 	if !strings.HasPrefix(raw, "/") {
@@ -85,6 +87,9 @@ func Path(raw string) (string, error) {
 	decoded, err := url.PathUnescape(raw)
 	if err != nil {
 		return "", fmt.Errorf("%w: invalid percent-encoding in path", ErrAmbiguous)
+	}
+	if len(decoded) > MaxPathLen {
+		return "", fmt.Errorf("%w: path longer than %d bytes", ErrAmbiguous, MaxPathLen)
 	}
 	for i := 0; i < len(decoded); i++ {
 		c := decoded[i]
