@@ -1,10 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/spf13/cobra"
 
+	"github.com/airlockhq/airlock/pkg/bus"
+	"github.com/airlockhq/airlock/pkg/config"
+	"github.com/airlockhq/airlock/services/policy"
 	"github.com/airlockhq/airlock/services/policy/fixtures"
 	"github.com/airlockhq/airlock/services/policy/rules"
 )
@@ -48,5 +56,52 @@ func newPolicyCmd() *cobra.Command {
 			return nil
 		},
 	})
+	var natsURL string
+	push := &cobra.Command{
+		Use:   "push FILE...",
+		Short: "Compile policy files and make them the rules of every policy replica",
+		Long: "push compiles the files here and, only if they compile, stores them in the\n" +
+			"airlock-policies KV bucket; every policy service loads them at once. A\n" +
+			"replica that cannot compile a pushed set keeps the rules it has.",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			nc, err := bus.Connect(natsURL, nil, "airlock-cli", nil)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			js, err := jetstream.New(nc)
+			if err != nil {
+				return fmt.Errorf("opening jetstream: %w", err)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
+			defer cancel()
+			rev, err := policy.Push(ctx, js, args, pusher())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "pushed %d files as revision %d\n", len(args), rev)
+			return nil
+		},
+	}
+	push.Flags().StringVar(&natsURL, "nats", envOr("AIRLOCK_NATS_URL", "nats://"+config.DefaultNATSListen), "NATS server (env AIRLOCK_NATS_URL)")
+	cmd.AddCommand(push)
 	return cmd
+}
+
+// pusher names who pushes, for the record.
+func pusher() string {
+	host, _ := os.Hostname()
+	u := os.Getenv("USER")
+	if u == "" {
+		u = "unknown"
+	}
+	return u + "@" + host
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
 }

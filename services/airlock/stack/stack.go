@@ -28,6 +28,7 @@ import (
 	"github.com/airlockhq/airlock/services/ingress"
 	"github.com/airlockhq/airlock/services/ingress/identity"
 	"github.com/airlockhq/airlock/services/policy"
+	"github.com/airlockhq/airlock/services/policy/rules"
 )
 
 // Stack is a running all-in-one Airlock.
@@ -178,7 +179,13 @@ func (st *Stack) StartPolicy(ctx context.Context) error {
 	svc := policy.New(js, set, st.log.With("service", "policy"))
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	st.policy, st.policyNC = cancel, nc
-	st.policyWG.Add(1)
+	st.policyWG.Add(2)
+	go func() {
+		defer st.policyWG.Done()
+		if err := svc.WatchPushed(pctx, rules.WithMaxBody(int64(st.cfg.Ingress.InspectLimit))); err != nil {
+			st.log.Error("pushed policies are not followed", "err", err)
+		}
+	}()
 	go func() {
 		defer st.policyWG.Done()
 		if err := svc.Run(pctx); err != nil && !errors.Is(err, context.Canceled) {

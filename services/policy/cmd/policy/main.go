@@ -20,6 +20,7 @@ import (
 	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/config"
 	"github.com/airlockhq/airlock/services/policy"
+	"github.com/airlockhq/airlock/services/policy/rules"
 )
 
 func main() {
@@ -74,6 +75,11 @@ func run(log *slog.Logger) error {
 
 	svc := policy.New(js, set, log)
 	go reloadOnHangup(ctx, cfg, svc, log)
+	go func() {
+		if err := svc.WatchPushed(ctx, rules.WithMaxBody(int64(cfg.Ingress.InspectLimit))); err != nil {
+			log.Error("pushed policies are not followed", "err", err)
+		}
+	}()
 	return svc.Run(ctx)
 }
 
