@@ -86,7 +86,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, identity.ErrIssuerUnavailable) {
 			status, code = http.StatusServiceUnavailable, errIssuerUnavailable
 		} else {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="airlock"`)
+			// Both challenges: git (curl) sends a password from the URL
+			// only after a Basic challenge.
+			w.Header().Add("WWW-Authenticate", `Bearer realm="airlock"`)
+			w.Header().Add("WWW-Authenticate", `Basic realm="airlock"`)
 		}
 		log.Info("refused: authentication", "connection", cn.name, "err", err)
 		writeRefusal(w, status, refusal{Error: code, Reason: err.Error(), RequestID: st.reqID})

@@ -103,20 +103,53 @@ type testStack struct {
 
 func startStack(t testing.TB, decisionTimeout time.Duration) *testStack {
 	t.Helper()
-	ts := startStackQuiet(t, decisionTimeout)
-	ts.events = watchEvents(t, ts.NATSURL)
-	return ts
+	return startStackWith(t, stackOptions{decisionTimeout: decisionTimeout})
 }
 
 // startStackQuiet starts the stack without the test's event watcher.
 func startStackQuiet(t testing.TB, decisionTimeout time.Duration) *testStack {
 	t.Helper()
+	return newTestStack(t, stackOptions{decisionTimeout: decisionTimeout})
+}
+
+// stackOptions changes the stack startStackWith runs; the zero value, but
+// for the decision timeout, is the stack of the tests above.
+type stackOptions struct {
+	// decisionTimeout is the ingress's decision_timeout.
+	decisionTimeout time.Duration
+	// connections are YAML list items added after the gh connection, at
+	// its indentation; ${TEST_UPSTREAM} is the test upstream's URL and
+	// ${TEST_SERVICE_CREDENTIAL} its credential.
+	connections string
+	// policy replaces testPolicy when not empty.
+	policy string
+	// handle is the upstream's handler (see upstream.handle).
+	handle http.HandlerFunc
+}
+
+// startStackWith starts the stack that opts describes, with the test's
+// event watcher.
+func startStackWith(t testing.TB, opts stackOptions) *testStack {
+	t.Helper()
+	ts := newTestStack(t, opts)
+	ts.events = watchEvents(t, ts.NATSURL)
+	return ts
+}
+
+func newTestStack(t testing.TB, opts stackOptions) *testStack {
+	t.Helper()
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(testPolicy), 0o600); err != nil {
+	policy := testPolicy
+	if opts.policy != "" {
+		policy = opts.policy
+	}
+	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(policy), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	up := newUpstream(t)
+	up.handle = opts.handle
 	t.Setenv("TEST_SERVICE_CREDENTIAL", serviceCredential)
+	t.Setenv("TEST_UPSTREAM", up.url)
 	yaml := fmt.Sprintf(`
 nats:
   embedded: {listen: "127.0.0.1:0"}
@@ -128,11 +161,12 @@ ingress:
 connections:
   - name: gh
     type: github
-    upstream: %s
+    upstream: ${TEST_UPSTREAM}
     hosts: [gh.airlock.test]
     credential: {env: TEST_SERVICE_CREDENTIAL}
+%s
 policies: [policy.yaml]
-`, decisionTimeout, up.url)
+`, opts.decisionTimeout, opts.connections)
 	cfgPath := filepath.Join(dir, "airlock.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
