@@ -6,6 +6,7 @@ package identity
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -38,7 +39,25 @@ type Verifier struct {
 	skew    time.Duration
 	client  *http.Client
 	issuers map[string]*issuer
+
+	// cache remembers verified tokens by digest: an agent sends the same
+	// token on every request, and a signature check costs tens of
+	// microseconds.
+	mu    sync.Mutex
+	cache map[[32]byte]cached
 }
+
+type cached struct {
+	id      event.Identity
+	expires time.Time
+}
+
+// Cache bounds: how many verified tokens are remembered, and for how long
+// at most (a token is never remembered past its own expiry).
+const (
+	cacheSize = 16384
+	cacheTTL  = 5 * time.Minute
+)
 
 type issuer struct {
 	cfg config.Issuer
@@ -58,7 +77,7 @@ func New(issuers []config.Issuer, skew time.Duration, client *http.Client) *Veri
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	v := &Verifier{skew: skew, client: client, issuers: map[string]*issuer{}}
+	v := &Verifier{skew: skew, client: client, issuers: map[string]*issuer{}, cache: map[[32]byte]cached{}}
 	for _, is := range issuers {
 		v.issuers[is.URL] = &issuer{cfg: is}
 	}
@@ -69,32 +88,65 @@ func New(issuers []config.Issuer, skew time.Duration, client *http.Client) *Veri
 // ErrInvalidToken or ErrIssuerUnavailable; the error text says why without
 // echoing the token.
 func (v *Verifier) Verify(ctx context.Context, raw string) (event.Identity, error) {
-	iss, err := unverifiedIssuer(raw)
-	if err != nil {
-		return event.Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	key := sha256.Sum256([]byte(raw))
+	now := time.Now()
+	v.mu.Lock()
+	c, ok := v.cache[key]
+	v.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.id, nil
 	}
-	is, ok := v.issuers[iss]
-	if !ok {
-		return event.Identity{}, fmt.Errorf("%w: issuer %q is not trusted", ErrInvalidToken, iss)
-	}
-	verifier, err := is.get(ctx, v.client, v.skew)
+	id, exp, err := v.verifyToken(ctx, raw)
 	if err != nil {
 		return event.Identity{}, err
 	}
+	expires := now.Add(cacheTTL)
+	if exp := exp.Add(v.skew); exp.Before(expires) {
+		expires = exp
+	}
+	v.mu.Lock()
+	if len(v.cache) >= cacheSize {
+		for k, e := range v.cache {
+			if now.After(e.expires) {
+				delete(v.cache, k)
+			}
+		}
+		if len(v.cache) >= cacheSize {
+			clear(v.cache) // a flood of distinct valid tokens: start over
+		}
+	}
+	v.cache[key] = cached{id: id, expires: expires}
+	v.mu.Unlock()
+	return id, nil
+}
+
+func (v *Verifier) verifyToken(ctx context.Context, raw string) (event.Identity, time.Time, error) {
+	iss, err := unverifiedIssuer(raw)
+	if err != nil {
+		return event.Identity{}, time.Time{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	is, ok := v.issuers[iss]
+	if !ok {
+		return event.Identity{}, time.Time{}, fmt.Errorf("%w: issuer %q is not trusted", ErrInvalidToken, iss)
+	}
+	verifier, err := is.get(ctx, v.client, v.skew)
+	if err != nil {
+		return event.Identity{}, time.Time{}, err
+	}
 	tok, err := verifier.Verify(ctx, raw)
 	if err != nil {
-		return event.Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
+		return event.Identity{}, time.Time{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	if !slices.ContainsFunc(tok.Audience, func(a string) bool { return slices.Contains(is.cfg.Audiences, a) }) {
-		return event.Identity{}, fmt.Errorf("%w: audience %v is not accepted", ErrInvalidToken, tok.Audience)
+		return event.Identity{}, time.Time{}, fmt.Errorf("%w: audience %v is not accepted", ErrInvalidToken, tok.Audience)
 	}
 	var claims map[string]any
 	if err := tok.Claims(&claims); err != nil {
-		return event.Identity{}, fmt.Errorf("%w: decoding claims: %v", ErrInvalidToken, err)
+		return event.Identity{}, time.Time{}, fmt.Errorf("%w: decoding claims: %v", ErrInvalidToken, err)
 	}
 	id := event.Identity{Subject: tok.Subject, Issuer: tok.Issuer, Groups: []string{}}
 	if id.Subject == "" {
-		return event.Identity{}, fmt.Errorf("%w: no sub claim", ErrInvalidToken)
+		return event.Identity{}, time.Time{}, fmt.Errorf("%w: no sub claim", ErrInvalidToken)
 	}
 	if email, ok := claims["email"].(string); ok {
 		id.Email = email
@@ -109,7 +161,7 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (event.Identity, erro
 			}
 		}
 	}
-	return id, nil
+	return id, tok.Expiry, nil
 }
 
 func (is *issuer) get(ctx context.Context, client *http.Client, skew time.Duration) (*oidc.IDTokenVerifier, error) {

@@ -147,3 +147,18 @@ func TestFromRequest(t *testing.T) {
 		})
 	}
 }
+
+func TestVerifyCacheNeverOutlivesTheToken(t *testing.T) {
+	iss, _ := testIssuer(t)
+	v := New([]config.Issuer{{URL: iss.URL(), Audiences: []string{"airlock"}, GroupsClaim: "groups", Algorithms: []string{"RS256"}}}, 0, nil)
+	tok, _ := oidctest.SignWithIssuerKey(iss, oidctest.Claims(iss, func(c map[string]any) { c["exp"] = time.Now().Add(1500 * time.Millisecond).Unix() }))
+	for range 2 { // the second is answered from the cache
+		if _, err := v.Verify(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(2600 * time.Millisecond)
+	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("expired token after caching: err = %v, want ErrInvalidToken", err)
+	}
+}
