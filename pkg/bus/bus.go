@@ -8,11 +8,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	neturl "net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/airlockhq/airlock/pkg/config"
 )
 
 // Defaults for the streams.
@@ -81,14 +85,82 @@ func StartEmbedded(e Embedded) (*server.Server, error) {
 	return ns, nil
 }
 
+// Auth is how a client proves who it is to a NATS server, and how it
+// checks the server. The zero value connects without credentials, as to the
+// embedded server.
+type Auth struct {
+	// User and Password: a user of deploy/nats/nats.conf.
+	User, Password string
+	// Creds is a credentials file (user JWT and NKey seed).
+	Creds string
+	// CA verifies the server's certificate; Cert and Key are the client's,
+	// for mutual TLS. Any of them turns TLS on.
+	CA, Cert, Key string
+}
+
+// AuthFrom returns the credentials in the nats section of cfg, with the
+// files resolved from the configuration's directory.
+func AuthFrom(cfg *config.Config) Auth {
+	n := cfg.NATS
+	return Auth{
+		User: n.User, Password: n.Password, Creds: cfg.Path(n.Creds),
+		CA: cfg.Path(n.TLS.CA), Cert: cfg.Path(n.TLS.Cert), Key: cfg.Path(n.TLS.Key),
+	}
+}
+
+func (a Auth) options() []nats.Option {
+	var opts []nats.Option
+	if a.User != "" {
+		opts = append(opts, nats.UserInfo(a.User, a.Password))
+	}
+	if a.Creds != "" {
+		opts = append(opts, nats.UserCredentials(a.Creds))
+	}
+	if a.CA != "" {
+		opts = append(opts, nats.RootCAs(a.CA))
+	}
+	if a.Cert != "" || a.Key != "" {
+		opts = append(opts, nats.ClientCert(a.Cert, a.Key))
+	}
+	return opts
+}
+
+// Option changes how Connect dials.
+type Option func(*dialOptions)
+
+type dialOptions struct {
+	auth Auth
+}
+
+// WithAuth dials with credentials (ignored for an in-process connection:
+// the embedded server has no users).
+func WithAuth(a Auth) Option {
+	return func(o *dialOptions) { o.auth = a }
+}
+
+// InboxPrefix is the prefix of the reply subjects of the client named name:
+// _INBOX.<name>. deploy/nats/nats.conf lets each service subscribe to its
+// own inboxes only, so that no service reads another's replies (its
+// JetStream API answers, its pulled messages).
+func InboxPrefix(name string) string {
+	return "_INBOX." + subjectToken(name)
+}
+
 // Connect dials NATS at url (or, when ns is not nil, connects in-process)
-// and keeps reconnecting forever: a service outlives a bus restart.
-func Connect(url string, ns *server.Server, name string, log *slog.Logger) (*nats.Conn, error) {
+// and keeps reconnecting forever: a service outlives a bus restart. name
+// names the client and its inbox prefix (InboxPrefix); asynchronous errors,
+// such as a permissions violation, are logged.
+func Connect(url string, ns *server.Server, name string, log *slog.Logger, opts ...Option) (*nats.Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	opts := []nats.Option{
+	var do dialOptions
+	for _, o := range opts {
+		o(&do)
+	}
+	nopts := []nats.Option{
 		nats.Name(name),
+		nats.CustomInboxPrefix(InboxPrefix(name)),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.ReconnectJitter(100*time.Millisecond, time.Second),
@@ -101,16 +173,49 @@ func Connect(url string, ns *server.Server, name string, log *slog.Logger) (*nat
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("nats reconnected", "client", name, "url", nc.ConnectedUrlRedacted())
 		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if sub != nil {
+				log.Error("nats error", "client", name, "subject", sub.Subject, "err", err)
+				return
+			}
+			log.Error("nats error", "client", name, "err", err)
+		}),
 	}
 	if ns != nil {
-		opts = append(opts, nats.InProcessServer(ns))
+		nopts = append(nopts, nats.InProcessServer(ns))
 		url = ns.ClientURL()
+	} else {
+		nopts = append(nopts, do.auth.options()...)
 	}
-	nc, err := nats.Connect(url, opts...)
+	nc, err := nats.Connect(url, nopts...)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to nats at %s: %w", url, err)
+		return nil, fmt.Errorf("connecting to nats at %s as %s: %w", redact(url), name, err)
 	}
 	return nc, nil
+}
+
+// subjectToken makes a client name one subject token.
+func subjectToken(s string) string {
+	if s == "" {
+		return "_"
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '.', '*', '>', ' ', '\t', '\r', '\n':
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// redact drops any userinfo from a URL for an error message.
+func redact(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = nil
+	return u.String()
 }
 
 // Limits sizes the streams.

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -81,3 +82,42 @@ func Provision(ctx context.Context, js jetstream.JetStream, l Limits) error {
 	}
 	return nil
 }
+
+// ErrNotProvisioned means a stream a service binds to does not exist: the
+// bus has not been provisioned (airlock provision).
+var ErrNotProvisioned = errors.New("bus not provisioned")
+
+// AwaitStreams waits until every named stream exists, checking every
+// interval, and fails with ErrNotProvisioned when ctx ends first. A service
+// whose NATS user may not administer the bus (deploy/nats/nats.conf) binds
+// to what `airlock provision` created; started together with the
+// provisioning, it waits for it rather than failing at once. The user needs
+// $JS.API.STREAM.INFO.<name> for each stream.
+func AwaitStreams(ctx context.Context, js jetstream.JetStream, interval time.Duration, names ...string) error {
+	for _, name := range names {
+		for {
+			_, err := js.Stream(ctx, name)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, jetstream.ErrStreamNotFound) && ctx.Err() == nil {
+				return fmt.Errorf("looking up stream %s: %w", name, err)
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("%w: stream %s: %w (run `airlock provision` as the admin user, "+
+					"or set nats.provision on a server without per-service users)", ErrNotProvisioned, name, err)
+			case <-time.After(interval):
+			}
+		}
+	}
+	return nil
+}
+
+// BodiesStream, PoliciesStream and GrantsStream are the streams behind the
+// buckets, for AwaitStreams and for permissions.
+const (
+	BodiesStream   = "OBJ_" + subject.BodiesBucket
+	PoliciesStream = "KV_" + subject.PoliciesBucket
+	GrantsStream   = "KV_" + subject.GrantsBucket
+)

@@ -5,7 +5,10 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"time"
+
+	"github.com/goccy/go-yaml/ast"
 )
 
 // Defaults, in one place.
@@ -25,6 +28,20 @@ const (
 	// BuiltinEcho is the upstream of a connection served by `airlock up`
 	// itself: it echoes what reached it, so the tour works offline.
 	BuiltinEcho = "builtin:echo"
+)
+
+// Defaults of the admin listeners.
+const (
+	// DefaultAdminListen is where `airlock up` serves /metrics, /healthz
+	// and /readyz for every service.
+	DefaultAdminListen = "127.0.0.1:9090"
+	// DefaultIngressAdminListen and DefaultPolicyAdminListen are where the
+	// standalone binaries serve theirs: distinct ports, so that both run
+	// on one host with one configuration.
+	DefaultIngressAdminListen = "127.0.0.1:9091"
+	DefaultPolicyAdminListen  = "127.0.0.1:9092"
+	// ListenNone turns a listener off.
+	ListenNone = "none"
 )
 
 // Connection types.
@@ -48,9 +65,14 @@ type Config struct {
 	Connections []Connection `yaml:"connections"`
 	// Policies are files of rules, relative to this file's directory.
 	Policies []string `yaml:"policies"`
+	// Admin says where each service serves its metrics and health checks.
+	Admin Admin `yaml:"admin"`
 
 	// dir is the directory of the file, for relative paths.
 	dir string
+	// file is the parsed (expanded) YAML, for the lines of problems found
+	// after loading.
+	file *ast.File
 }
 
 // NATS configures the bus.
@@ -66,6 +88,60 @@ type NATS struct {
 	MaxAge time.Duration `yaml:"max_age"`
 	// AuditMaxAge is how long the AIRLOCK_AUDIT stream keeps audit events.
 	AuditMaxAge time.Duration `yaml:"audit_max_age"`
+	// User is the NATS user this process connects as, with Password.
+	// deploy/nats/nats.conf has one user per service; each process names
+	// its own through the environment (user: ${AIRLOCK_NATS_USER}), so
+	// that the services can share this file. Not used by the embedded
+	// server, which runs in-process.
+	User string `yaml:"user"`
+	// Password is User's password. It must come from the environment
+	// (password: ${AIRLOCK_NATS_PASSWORD}); a password written in the file
+	// is refused.
+	Password string `yaml:"password"`
+	// Creds is a NATS credentials file (a user JWT and its NKey seed), the
+	// alternative to User and Password on a server run in operator mode.
+	// Relative to this file's directory.
+	Creds string `yaml:"creds"`
+	// TLS secures the connection to the NATS server.
+	TLS TLS `yaml:"tls"`
+	// Provision makes the standalone services create the streams,
+	// consumers and buckets at start, which needs JetStream administration
+	// rights. Leave it off with deploy/nats/nats.conf: there the services
+	// may not administer the bus, and `airlock provision` (as the admin
+	// user) creates everything once. `airlock up` always provisions.
+	Provision bool `yaml:"provision"`
+}
+
+// TLS names the files of a TLS client. Paths are relative to this file's
+// directory. Setting any of them turns TLS on.
+type TLS struct {
+	// CA is a PEM file of the certificate authorities that sign the
+	// server's certificate. Empty means the system's roots.
+	CA string `yaml:"ca"`
+	// Cert is the client's certificate (PEM), for servers that verify
+	// clients (verify: true). Set with Key.
+	Cert string `yaml:"cert"`
+	// Key is the private key of Cert (PEM).
+	Key string `yaml:"key"`
+}
+
+// Enabled reports whether any TLS file is set.
+func (t TLS) Enabled() bool { return t.CA != "" || t.Cert != "" || t.Key != "" }
+
+// Admin configures the operators' HTTP listeners. Each serves /metrics
+// (Prometheus), /healthz (the process is alive) and /readyz (the service
+// is connected to the bus and consuming). "none" turns one off. They are
+// never the agents' listener: keep them on loopback or a private network.
+type Admin struct {
+	// Listen is where `airlock up` serves them, for every service on one
+	// registry. Default 127.0.0.1:9090.
+	Listen string `yaml:"listen"`
+	// Ingress is where the standalone ingress binary serves its own.
+	// Default 127.0.0.1:9091.
+	Ingress string `yaml:"ingress"`
+	// Policy is where the standalone policy binary serves its own.
+	// Default 127.0.0.1:9092.
+	Policy string `yaml:"policy"`
 }
 
 // EmbeddedNATS configures the in-process nats-server.
@@ -165,6 +241,20 @@ type Credential struct {
 // Dir is the directory of the loaded file; relative paths resolve from it.
 func (c *Config) Dir() string { return c.dir }
 
+// Path resolves a path named in the file: relative paths are relative to
+// the file's directory. An empty path stays empty.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.dir, p)
+}
+
+// Line is the line of a YAML path ($.nats.creds) in the loaded file, or of
+// its nearest parent there; 0 when unknown. Checks made after loading use
+// it to report where a problem is.
+func (c *Config) Line(path string) int { return lineOf(c.file, path) }
+
 // Connection returns the named connection.
 func (c *Config) Connection(name string) (*Connection, bool) {
 	for i := range c.Connections {
@@ -179,6 +269,15 @@ func (c *Config) Connection(name string) (*Connection, bool) {
 func (c *Config) ApplyDefaults() {
 	if c.NATS.URL == "" && c.NATS.Embedded.Listen == "" {
 		c.NATS.Embedded.Listen = DefaultNATSListen
+	}
+	if c.Admin.Listen == "" {
+		c.Admin.Listen = DefaultAdminListen
+	}
+	if c.Admin.Ingress == "" {
+		c.Admin.Ingress = DefaultIngressAdminListen
+	}
+	if c.Admin.Policy == "" {
+		c.Admin.Policy = DefaultPolicyAdminListen
 	}
 	if c.Identity.ClockSkew == 0 {
 		c.Identity.ClockSkew = DefaultClockSkew

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -108,4 +109,102 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("Parse accepted a config that does not validate")
 		}
 	})
+}
+
+func TestNATSCredentials(t *testing.T) {
+	t.Setenv("AIRLOCK_TEST_NATS_PASSWORD", "s3cret-from-env")
+	base := "identity: {dev_issuer: {enabled: true}}\nconnections: [{name: demo, type: http, upstream: builtin:echo}]\npolicies: [p.yaml]\n"
+	tests := []struct {
+		name string
+		nats string
+		want string // a problem the error must name; empty: valid
+	}{
+		{"user and password from the environment", "nats:\n  url: nats://bus:4222\n  user: ingress\n  password: ${AIRLOCK_TEST_NATS_PASSWORD}\n", ""},
+		{"creds and tls", "nats:\n  url: tls://bus:4222\n  creds: ingress.creds\n  tls: {ca: ca.pem, cert: c.pem, key: k.pem}\n", ""},
+		{"password written in the file", "nats:\n  url: nats://bus:4222\n  user: ingress\n  password: hunter2\n", "line 4: $.nats.password: must come from the environment"},
+		{"password variable unset", "nats:\n  url: nats://bus:4222\n  user: ingress\n  password: ${AIRLOCK_TEST_UNSET_PASSWORD}\n", `line 4: $.nats.password: missing for user "ingress"`},
+		{"password without user", "nats:\n  url: nats://bus:4222\n  password: ${AIRLOCK_TEST_NATS_PASSWORD}\n", "$.nats.user: missing"},
+		{"creds and user", "nats:\n  url: nats://bus:4222\n  creds: x.creds\n  user: ingress\n  password: ${AIRLOCK_TEST_NATS_PASSWORD}\n", "line 3: $.nats.creds: set either creds or user and password"},
+		{"cert without key", "nats:\n  url: nats://bus:4222\n  tls: {cert: c.pem}\n", "line 3: $.nats.tls: set cert and key together"},
+		{"credentials in the url", "nats:\n  url: nats://ingress:pw@bus:4222\n", "line 2: $.nats.url: must not carry credentials"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(tt.nats + base))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cfg.NATS.Password != "" && cfg.NATS.Password != "s3cret-from-env" {
+					t.Errorf("password = %q", cfg.NATS.Password)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("the error echoes a password: %v", err)
+			}
+		})
+	}
+}
+
+func TestAdminListeners(t *testing.T) {
+	base := "identity: {dev_issuer: {enabled: true}}\nconnections: [{name: demo, type: http, upstream: builtin:echo}]\npolicies: [p.yaml]\n"
+	cfg, err := Parse([]byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Admin != (Admin{Listen: DefaultAdminListen, Ingress: DefaultIngressAdminListen, Policy: DefaultPolicyAdminListen}) {
+		t.Errorf("admin defaults = %+v", cfg.Admin)
+	}
+	if _, err := Parse([]byte(base + "admin: {listen: none, ingress: none, policy: \"127.0.0.1:0\"}\n")); err != nil {
+		t.Errorf("none and port 0: %v", err)
+	}
+	_, err = Parse([]byte(base + "ingress: {listen: \"127.0.0.1:8080\"}\nadmin:\n  listen: 127.0.0.1:8080\n  policy: nowhere\n"))
+	for _, want := range []string{
+		`line 6: $.admin.listen: "127.0.0.1:8080" is the ingress's listen address`,
+		`line 7: $.admin.policy: "nowhere": want host:port`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %q", err, want)
+		}
+	}
+}
+
+func TestProblemsAreListedOneByOne(t *testing.T) {
+	_, err := Load("testdata/bad.yaml")
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("err = %v, want Problems", err)
+	}
+	if len(ps) != 8 {
+		t.Fatalf("%d problems, want 8:\n%v", len(ps), ps)
+	}
+	for _, p := range ps {
+		if p.Line == 0 || p.Path == "" || p.Msg == "" {
+			t.Errorf("problem without line, path or message: %+v", p)
+		}
+	}
+}
+
+func TestLineAfterLoad(t *testing.T) {
+	t.Setenv("AIRLOCK_TEST_UPSTREAM", "")
+	cfg, err := Load("testdata/good.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Line("$.policies"); got != 12 {
+		t.Errorf("Line($.policies) = %d, want 12", got)
+	}
+	if got := cfg.Line("$.connections[0].credential.env"); got != 11 {
+		t.Errorf("Line($.connections[0].credential.env) = %d, want 11", got)
+	}
+	if got, want := cfg.Path("policies/default.yaml"), filepath.Join(cfg.Dir(), "policies/default.yaml"); got != want {
+		t.Errorf("Path = %q, want %q", got, want)
+	}
+	if got := cfg.Path("/etc/nats/ca.pem"); got != "/etc/nats/ca.pem" {
+		t.Errorf("Path of an absolute path = %q", got)
+	}
 }

@@ -1,11 +1,14 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/goccy/go-yaml"
@@ -73,18 +76,73 @@ func parse(data []byte) (*Config, error) {
 		// an error message.
 		return nil, fmt.Errorf("%w: %s", ErrInvalid, yaml.FormatError(err, false, false))
 	}
+	cfg.file, _ = parser.ParseBytes([]byte(expanded), 0)
 	cfg.ApplyDefaults()
-	problems := cfg.Validate()
+	problems := append(Problems(cfg.Validate()), sourceProblems(data)...)
 	if len(problems) == 0 {
 		return &cfg, nil
 	}
-	file, _ := parser.ParseBytes([]byte(expanded), 0)
-	errs := make([]error, 0, len(problems))
-	for _, p := range problems {
-		p.Line = lineOf(file, p.Path)
-		errs = append(errs, p)
+	for i := range problems {
+		if problems[i].Line == 0 {
+			problems[i].Line = lineOf(cfg.file, problems[i].Path)
+		}
 	}
-	return nil, fmt.Errorf("%w:\n%w", ErrInvalid, errors.Join(errs...))
+	// In the order of the file; those without a line last.
+	slices.SortStableFunc(problems, func(a, b Problem) int { return cmp.Compare(sortLine(a), sortLine(b)) })
+	return nil, fmt.Errorf("%w:\n%w", ErrInvalid, problems)
+}
+
+func sortLine(p Problem) int {
+	if p.Line == 0 {
+		return math.MaxInt
+	}
+	return p.Line
+}
+
+// Problems are every problem of a configuration. A load error wraps them:
+// errors.As(err, &problems) lists them for a caller that reports them one
+// by one (airlock config check).
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	var b strings.Builder
+	for i, p := range ps {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(p.Error())
+	}
+	return b.String()
+}
+
+// sourceProblems are the checks that need the file as written, before
+// expansion: a secret must come from the environment, not the file.
+func sourceProblems(data []byte) Problems {
+	file, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return nil // the expanded text parsed; the difference is an expansion
+	}
+	const path = "$.nats.password"
+	p, err := yaml.PathString(path)
+	if err != nil {
+		return nil
+	}
+	node, err := p.FilterFile(file)
+	if err != nil || node == nil {
+		return nil
+	}
+	if s, ok := node.(*ast.StringNode); ok && s.Value == "" {
+		return nil
+	}
+	if strings.Contains(node.String(), "${") {
+		return nil
+	}
+	line := 0
+	if tok := node.GetToken(); tok != nil {
+		line = tok.Position.Line
+	}
+	return Problems{{Path: path, Line: line,
+		Msg: "must come from the environment (password: ${AIRLOCK_NATS_PASSWORD}), never be written in the file"}}
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)

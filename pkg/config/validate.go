@@ -25,7 +25,20 @@ func (c *Config) Validate() []Problem {
 	if c.NATS.URL != "" {
 		if u, err := url.Parse(c.NATS.URL); err != nil || u.Host == "" {
 			add("$.nats.url", "not a URL: want nats://host:port")
+		} else if u.User != nil {
+			add("$.nats.url", "must not carry credentials: use nats.user and nats.password, or nats.creds")
 		}
+	}
+	switch n := c.NATS; {
+	case n.Creds != "" && (n.User != "" || n.Password != ""):
+		add("$.nats.creds", "set either creds or user and password, not both")
+	case n.User != "" && n.Password == "":
+		add("$.nats.password", "missing for user %q (is its environment variable set?)", n.User)
+	case n.User == "" && n.Password != "":
+		add("$.nats.user", "missing: a password needs a user")
+	}
+	if t := c.NATS.TLS; (t.Cert == "") != (t.Key == "") {
+		add("$.nats.tls", "set cert and key together")
 	}
 	if c.NATS.Replicas < 0 || c.NATS.Replicas > 5 {
 		add("$.nats.replicas", "must be between 1 and 5")
@@ -126,6 +139,23 @@ func (c *Config) Validate() []Problem {
 	if len(c.Policies) == 0 {
 		add("$.policies", "no policy file: every request would be denied")
 	}
+
+	for _, l := range []struct{ path, addr string }{
+		{"$.admin.listen", c.Admin.Listen},
+		{"$.admin.ingress", c.Admin.Ingress},
+		{"$.admin.policy", c.Admin.Policy},
+	} {
+		if l.addr != ListenNone {
+			checkListen(add, l.path, l.addr)
+		}
+	}
+	// The agents' port never serves the operators' endpoints.
+	if sameListen(c.Admin.Listen, c.Ingress.Listen) {
+		add("$.admin.listen", "%q is the ingress's listen address", c.Admin.Listen)
+	}
+	if sameListen(c.Admin.Ingress, c.Ingress.Listen) {
+		add("$.admin.ingress", "%q is the ingress's listen address", c.Admin.Ingress)
+	}
 	return ps
 }
 
@@ -137,6 +167,13 @@ func checkListen(add func(string, string, ...any), path, addr string) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		add(path, "%q: want host:port", addr)
 	}
+}
+
+// sameListen reports whether two listeners would take the same port. Port 0
+// (any free port) never clashes.
+func sameListen(a, b string) bool {
+	_, port, err := net.SplitHostPort(a)
+	return err == nil && port != "0" && a == b
 }
 
 func isLoopback(host string) bool {

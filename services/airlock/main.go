@@ -1,6 +1,8 @@
 // Command airlock is Airlock's CLI and all-in-one server: `airlock up` runs
 // every service in one process on an embedded NATS server; `airlock token`
-// mints a dev token; `airlock policy check` compiles policy files.
+// mints a dev token; `airlock policy check` compiles policy files; `airlock
+// config check` validates a configuration; `airlock provision` creates the
+// streams and buckets on a NATS server.
 package main
 
 import (
@@ -28,6 +30,6 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newUpCmd(), newTokenCmd(), newPolicyCmd())
+	root.AddCommand(newUpCmd(), newTokenCmd(), newPolicyCmd(), newConfigCmd(), newProvisionCmd())
 	return root
 }

@@ -62,10 +62,13 @@ func newPolicyCmd() *cobra.Command {
 		Short: "Compile policy files and make them the rules of every policy replica",
 		Long: "push compiles the files here and, only if they compile, stores them in the\n" +
 			"airlock-policies KV bucket; every policy service loads them at once. A\n" +
-			"replica that cannot compile a pushed set keeps the rules it has.",
+			"replica that cannot compile a pushed set keeps the rules it has.\n\n" +
+			"On a server with per-service users (deploy/nats/nats.conf) it connects as\n" +
+			"the cli user: AIRLOCK_NATS_USER=cli and AIRLOCK_NATS_PASSWORD, or\n" +
+			"AIRLOCK_NATS_CREDS; AIRLOCK_NATS_CA, _CERT and _KEY for TLS.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			nc, err := bus.Connect(natsURL, nil, "airlock-cli", nil)
+			nc, err := bus.Connect(natsURL, nil, cliClient, nil, bus.WithAuth(authFromEnv()))
 			if err != nil {
 				return err
 			}

@@ -76,6 +76,9 @@ func printBanner(w io.Writer, st *stack.Stack, cfg *config.Config, dataDir strin
 	if st.NATSURL != "" {
 		fmt.Fprintf(w, "  nats         %s\n", st.NATSURL)
 	}
+	if st.AdminURL != "" {
+		fmt.Fprintf(w, "  admin        %s (/metrics /healthz /readyz)\n", st.AdminURL)
+	}
 	fmt.Fprintf(w, "  data dir     %s\n", dataDir)
 	fmt.Fprintf(w, "  connections ")
 	for _, c := range cfg.Connections {

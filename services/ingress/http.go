@@ -1,9 +1,10 @@
 package ingress
 
 import (
-	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/airlockhq/airlock/pkg/admin"
 )
 
 // Limits of the agent-facing HTTP server.
@@ -25,25 +26,19 @@ func (s *Server) Handler() http.Handler {
 		if r.Method == http.MethodGet {
 			switch r.URL.Path {
 			case "/healthz":
-				writeStatus(w, http.StatusOK, "ok")
+				admin.WriteStatus(w, http.StatusOK, "ok")
 				return
 			case "/readyz":
-				if !s.nc.IsConnected() {
-					writeStatus(w, http.StatusServiceUnavailable, "bus disconnected")
+				if err := s.Ready(); err != nil {
+					admin.WriteStatus(w, http.StatusServiceUnavailable, err.Error())
 					return
 				}
-				writeStatus(w, http.StatusOK, "ready")
+				admin.WriteStatus(w, http.StatusOK, "ready")
 				return
 			}
 		}
 		s.ServeHTTP(w, r)
 	})
-}
-
-func writeStatus(w http.ResponseWriter, code int, status string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_, _ = fmt.Fprintf(w, "{\"status\":%q}\n", status)
 }
 
 // NewHTTPServer returns the agent-facing server with Airlock's limits. No

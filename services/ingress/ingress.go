@@ -39,6 +39,7 @@ type Server struct {
 	js       jetstream.JetStream
 	verifier *identity.Verifier
 	log      *slog.Logger
+	metrics  *Metrics
 
 	conns   map[string]*connection
 	byHost  map[string]*connection
@@ -52,11 +53,19 @@ type connection struct {
 	upstream  *url.URL
 	cred      credential
 	proxy     *httputil.ReverseProxy
+	m         *connMetrics
 }
 
 // New builds the ingress from the configuration. It subscribes to verdicts
-// at once; Close releases the subscription.
-func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *slog.Logger) (*Server, error) {
+// at once; Close releases the subscription. It records its metrics in m;
+// nil means unregistered ones.
+func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *slog.Logger, m *Metrics) (*Server, error) {
+	if m == nil {
+		var err error
+		if m, err = NewMetrics(nil); err != nil {
+			return nil, err
+		}
+	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
 		log.Error("publishing event", "subject", m.Subject, "err", err)
 	}))
@@ -69,6 +78,7 @@ func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *sl
 		js:       js,
 		verifier: verifier,
 		log:      log,
+		metrics:  m,
 		conns:    map[string]*connection{},
 		byHost:   map[string]*connection{},
 	}
@@ -86,7 +96,7 @@ func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *sl
 			log.Warn("connection has no credential: its requests will be refused until it is set",
 				"connection", c.Name, "source", cred.source)
 		}
-		cn := &connection{name: c.Name, typ: c.Type, upstream: up, cred: cred}
+		cn := &connection{name: c.Name, typ: c.Type, upstream: up, cred: cred, m: m.connection(c.Name)}
 		cn.proxy = s.newProxy(cn, transport)
 		s.conns[c.Name] = cn
 		for _, h := range c.Hosts {
@@ -184,12 +194,14 @@ func (s *Server) newProxy(cn *connection, transport http.RoundTripper) *httputil
 			if st != nil {
 				st.upstreamErr = err.Error()
 			}
+			cn.m.upstreamErrors.Inc()
 			s.log.Warn("upstream failed", "request_id", st.id(), "connection", cn.name, "err", err)
 			writeRefusal(w, status, refusal{Error: code, Reason: "the upstream did not answer: " + errSummary(err), RequestID: st.id()})
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			if st := stateFrom(resp.Request.Context()); st != nil {
 				st.upstreamMillis = millisSince(st.forwardedAt)
+				observeSince(cn.m.upstream, st.forwardedAt)
 			}
 			// The upstream must not be able to set Airlock's own headers.
 			for k := range resp.Header {

@@ -57,12 +57,15 @@ func restPath(ctx context.Context) string {
 // ServeHTTP handles one agent request, start to finish.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	s.metrics.inFlight.Inc()
+	defer s.metrics.inFlight.Dec()
 	st := &requestState{reqID: event.NewID()}
 	w.Header().Set(RequestIDHeader, st.reqID)
 	log := s.log.With("request_id", st.reqID)
 
 	cn, rest, ok := s.route(r)
 	if !ok {
+		s.metrics.unrouted.Inc()
 		writeRefusal(w, http.StatusNotFound, refusal{Error: errNoConnection,
 			Reason: "no connection serves this path: use /<connection>/...", RequestID: st.reqID})
 		return
@@ -73,6 +76,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		audit.Time = time.Now().UTC()
 		audit.Status, audit.Decision, audit.Rule, audit.Reason = status, decision, rule, reason
 		audit.LatencyMillis = millisSince(start)
+		cn.m.count(decision)
+		observeSince(cn.m.duration, start)
 		s.publishAsync(subject.Audit(cn.name), st.reqID+":audit", audit)
 	}
 
@@ -204,6 +209,7 @@ func (s *Server) inspectBody(r *http.Request) (io.Reader, []byte, error) {
 // verdict comes with the refusal to send.
 func (s *Server) decide(r *http.Request, st *requestState, cn *connection, rest string, who event.Identity,
 	body io.Reader, inspected []byte) (*event.Verdict, int, *refusal) {
+	defer observeSince(s.metrics.decisionWait, time.Now())
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.DecisionTimeout)
 	defer cancel()
 

@@ -59,14 +59,20 @@ var requestID = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{26}$`)
 // Service evaluates request events and publishes verdicts. Its methods are
 // safe for concurrent use.
 type Service struct {
-	js    jetstream.JetStream
-	log   *slog.Logger
-	rules atomic.Pointer[rules.Set]
+	js        jetstream.JetStream
+	log       *slog.Logger
+	rules     atomic.Pointer[rules.Set]
+	metrics   *Metrics
+	consuming atomic.Bool
 }
 
 // New returns a service that evaluates set. A nil set denies every request.
-func New(js jetstream.JetStream, set *rules.Set, log *slog.Logger) *Service {
-	s := &Service{js: js, log: log}
+// It records its metrics in m; nil means unregistered ones.
+func New(js jetstream.JetStream, set *rules.Set, log *slog.Logger, m *Metrics) *Service {
+	if m == nil {
+		m, _ = NewMetrics(nil) // registers nothing: cannot fail
+	}
+	s := &Service{js: js, log: log, metrics: m}
 	s.rules.Store(set)
 	return s
 }
@@ -106,8 +112,14 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consuming %s: %w", subject.PolicyConsumer, err)
 	}
+	s.consuming.Store(true)
+	go func() {
+		<-cc.Closed() // stopped, or the consumer was deleted
+		s.consuming.Store(false)
+	}()
 	s.log.Info("policy service consuming", "stream", subject.Stream, "consumer", subject.PolicyConsumer, "rules", s.Rules().Len())
 	<-ctx.Done()
+	s.consuming.Store(false)
 	cc.Stop()
 	// No handler starts once the subscription is closed.
 	<-cc.Closed()
@@ -149,6 +161,7 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) {
 		s.retry(msg, log)
 		return
 	}
+	s.metrics.verdict(v.Effect, v.Rule)
 	if err := msg.Ack(); err != nil {
 		// The verdict is stored; a redelivery publishes a duplicate that
 		// JetStream drops.
@@ -179,6 +192,7 @@ func (s *Service) decide(ctx context.Context, req *event.Request, log *slog.Logg
 	}
 	if v.Effect == "" {
 		j := Judge(s.Rules(), req, body)
+		s.metrics.eval.Observe(float64(j.Verdict.EvalMicros) / 1e6)
 		for _, e := range j.Errors {
 			log.Warn("rule failed", "rule", e.Rule, "shadow", e.Shadow, "err", e.Err)
 		}

@@ -60,7 +60,7 @@ func start(t *testing.T, policyFiles ...string) *harness {
 	}
 	logs := &logBuffer{}
 	h := &harness{
-		svc:  New(svcJS, set, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		svc:  New(svcJS, set, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), nil),
 		js:   js,
 		logs: logs,
 	}

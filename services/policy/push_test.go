@@ -17,7 +17,7 @@ import (
 // back, changes nothing.
 func TestPushReachesEveryReplica(t *testing.T) {
 	h := start(t, "testdata/service.yaml")
-	other := New(h.js, h.svc.Rules(), h.svc.log)
+	other := New(h.js, h.svc.Rules(), h.svc.log, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for _, s := range []*Service{h.svc, other} {

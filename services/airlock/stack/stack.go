@@ -1,6 +1,7 @@
 // Package stack runs every Airlock service in one process: the embedded
 // NATS server (unless a URL is configured), the dev issuer, the built-in
-// echo upstream, the policy service and the ingress. `airlock up` uses it,
+// echo upstream, the policy service and the ingress, and one admin listener
+// (/metrics, /healthz, /readyz) for all of them. `airlock up` uses it,
 // and so do the end-to-end tests, so that what the tour shows is what the
 // tests check.
 package stack
@@ -20,7 +21,10 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/airlockhq/airlock/pkg/admin"
 	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/config"
 	"github.com/airlockhq/airlock/pkg/devissuer"
@@ -40,6 +44,11 @@ type Stack struct {
 	NATSURL string
 	// Issuer is the dev issuer, nil when it is disabled.
 	Issuer *devissuer.Issuer
+	// AdminURL serves /metrics, /healthz and /readyz for every service
+	// (http://127.0.0.1:PORT); empty when admin.listen is none.
+	AdminURL string
+	// Registry holds every service's metrics.
+	Registry *prometheus.Registry
 
 	log      *slog.Logger
 	ns       *server.Server
@@ -49,7 +58,9 @@ type Stack struct {
 	policyMu sync.Mutex
 	policy   context.CancelFunc
 	policyNC *nats.Conn
+	policySv *policy.Service
 	policyWG sync.WaitGroup
+	policyM  *policy.Metrics
 	cfg      *config.Config
 	dataDir  string
 }
@@ -57,12 +68,20 @@ type Stack struct {
 // Start brings every service up. cfg is modified: builtin:echo upstreams
 // are replaced with the echo server's URL. Close stops everything.
 func Start(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Logger) (st *Stack, err error) {
-	st = &Stack{log: log, cfg: cfg, dataDir: dataDir}
+	st = &Stack{log: log, cfg: cfg, dataDir: dataDir, Registry: prometheus.NewRegistry()}
 	defer func() {
 		if err != nil {
 			st.Close()
 		}
 	}()
+	st.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ingressMetrics, err := ingress.NewMetrics(st.Registry)
+	if err != nil {
+		return nil, err
+	}
+	if st.policyM, err = policy.NewMetrics(st.Registry); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data dir: %w", err)
 	}
@@ -134,7 +153,7 @@ func Start(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Lo
 	}
 
 	verifier := identity.New(issuers, cfg.Identity.ClockSkew, nil)
-	st.ingress, err = ingress.New(cfg, nc, verifier, log.With("service", "ingress"))
+	st.ingress, err = ingress.New(cfg, nc, verifier, log.With("service", "ingress"), ingressMetrics)
 	if err != nil {
 		return nil, err
 	}
@@ -144,11 +163,38 @@ func Start(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Lo
 	}
 	st.IngressURL = "http://" + ln.Addr().String()
 	st.serveHTTP(ingress.NewHTTPServer("", st.ingress.Handler()), ln)
+
+	if cfg.Admin.Listen != config.ListenNone {
+		ln, err := net.Listen("tcp", cfg.Admin.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("starting admin listener: %w", err)
+		}
+		st.AdminURL = "http://" + ln.Addr().String()
+		st.serveHTTP(admin.NewServer("", admin.Handler(st.Registry, st.Ready)), ln)
+	}
 	return st, nil
 }
 
+// Ready reports whether every service is ready: the ingress subscribed to
+// verdicts and the policy service consuming, both connected to the bus.
+func (st *Stack) Ready() error {
+	var errs []error
+	if err := st.ingress.Ready(); err != nil {
+		errs = append(errs, fmt.Errorf("ingress: %w", err))
+	}
+	st.policyMu.Lock()
+	svc := st.policySv
+	st.policyMu.Unlock()
+	if svc == nil {
+		errs = append(errs, errors.New("policy: stopped"))
+	} else if err := svc.Ready(); err != nil {
+		errs = append(errs, fmt.Errorf("policy: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
 func (st *Stack) connect(name string) (*nats.Conn, error) {
-	nc, err := bus.Connect(st.cfg.NATS.URL, st.ns, name, st.log.With("service", name))
+	nc, err := bus.Connect(st.cfg.NATS.URL, st.ns, name, st.log.With("service", name), bus.WithAuth(bus.AuthFrom(st.cfg)))
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +213,7 @@ func (st *Stack) StartPolicy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	nc, err := bus.Connect(st.cfg.NATS.URL, st.ns, "policy", st.log.With("service", "policy"))
+	nc, err := bus.Connect(st.cfg.NATS.URL, st.ns, "policy", st.log.With("service", "policy"), bus.WithAuth(bus.AuthFrom(st.cfg)))
 	if err != nil {
 		return err
 	}
@@ -176,9 +222,9 @@ func (st *Stack) StartPolicy(ctx context.Context) error {
 		nc.Close()
 		return fmt.Errorf("opening jetstream: %w", err)
 	}
-	svc := policy.New(js, set, st.log.With("service", "policy"))
+	svc := policy.New(js, set, st.log.With("service", "policy"), st.policyM)
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	st.policy, st.policyNC = cancel, nc
+	st.policy, st.policyNC, st.policySv = cancel, nc, svc
 	st.policyWG.Add(2)
 	go func() {
 		defer st.policyWG.Done()
@@ -206,7 +252,7 @@ func (st *Stack) StopPolicy() {
 	st.policy()
 	st.policyWG.Wait()
 	st.policyNC.Close()
-	st.policy, st.policyNC = nil, nil
+	st.policy, st.policyNC, st.policySv = nil, nil, nil
 }
 
 func (st *Stack) serve(ln net.Listener, h http.Handler) {

@@ -158,6 +158,8 @@ identity:
 ingress:
   listen: "127.0.0.1:0"
   decision_timeout: %s
+admin:
+  listen: "127.0.0.1:0"
 connections:
   - name: gh
     type: github

@@ -1,6 +1,7 @@
 // Command ingress runs Airlock's ingress alone, against a NATS server given
 // in the configuration, for the separate-process stack. `airlock up` runs
-// the same code in one process.
+// the same code in one process. It serves /metrics, /healthz and /readyz on
+// admin.ingress (default 127.0.0.1:9091).
 package main
 
 import (
@@ -16,9 +17,13 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/airlockhq/airlock/pkg/admin"
 	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/config"
+	"github.com/airlockhq/airlock/pkg/subject"
 	"github.com/airlockhq/airlock/services/ingress"
 	"github.com/airlockhq/airlock/services/ingress/identity"
 )
@@ -44,7 +49,7 @@ func run(cfgPath string, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	nc, err := bus.Connect(cfg.NATS.URL, nil, "ingress", log)
+	nc, err := bus.Connect(cfg.NATS.URL, nil, "ingress", log, bus.WithAuth(bus.AuthFrom(cfg)))
 	if err != nil {
 		return err
 	}
@@ -55,7 +60,18 @@ func run(cfgPath string, log *slog.Logger) error {
 	}
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := bus.Provision(pctx, js, bus.Limits{MaxAge: cfg.NATS.MaxAge, AuditMaxAge: cfg.NATS.AuditMaxAge, Replicas: cfg.NATS.Replicas}); err != nil {
+	if cfg.NATS.Provision {
+		err = bus.Provision(pctx, js, bus.Limits{MaxAge: cfg.NATS.MaxAge, AuditMaxAge: cfg.NATS.AuditMaxAge, Replicas: cfg.NATS.Replicas})
+	} else {
+		err = bus.AwaitStreams(pctx, js, time.Second, subject.Stream, subject.AuditStream, bus.BodiesStream)
+	}
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := ingress.NewMetrics(reg)
+	if err != nil {
 		return err
 	}
 	issuers := cfg.Identity.Issuers
@@ -63,15 +79,20 @@ func run(cfgPath string, log *slog.Logger) error {
 		issuers = append(issuers, config.Issuer{URL: "http://" + d.Listen, Audiences: []string{d.Audience},
 			GroupsClaim: config.DefaultGroupsClaim, Algorithms: []string{"RS256"}})
 	}
-	srv, err := ingress.New(cfg, nc, identity.New(issuers, cfg.Identity.ClockSkew, nil), log)
+	srv, err := ingress.New(cfg, nc, identity.New(issuers, cfg.Identity.ClockSkew, nil), log, metrics)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	hs := ingress.NewHTTPServer(cfg.Ingress.Listen, srv.Handler())
-	errc := make(chan error, 1)
-	go func() { errc <- hs.ListenAndServe() }()
-	log.Info("ingress listening", "addr", cfg.Ingress.Listen)
+	servers := []*http.Server{ingress.NewHTTPServer(cfg.Ingress.Listen, srv.Handler())}
+	if cfg.Admin.Ingress != config.ListenNone {
+		servers = append(servers, admin.NewServer(cfg.Admin.Ingress, admin.Handler(reg, srv.Ready)))
+	}
+	errc := make(chan error, len(servers))
+	for _, hs := range servers {
+		go func() { errc <- hs.ListenAndServe() }()
+	}
+	log.Info("ingress listening", "addr", cfg.Ingress.Listen, "admin", cfg.Admin.Ingress)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serving: %w", err)
@@ -79,8 +100,10 @@ func run(cfgPath string, log *slog.Logger) error {
 	}
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer scancel()
-	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutting down: %w", err)
+	for _, hs := range servers {
+		if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("shutting down: %w", err)
+		}
 	}
 	return nil
 }

@@ -1,7 +1,8 @@
 // Command policy runs Airlock's policy service against a NATS server: it
 // evaluates every request event and publishes its verdict. SIGHUP reloads
 // the policy files; SIGINT or SIGTERM stops it after the requests in
-// flight.
+// flight. It serves /metrics, /healthz and /readyz on admin.policy
+// (default 127.0.0.1:9092).
 package main
 
 import (
@@ -10,15 +11,21 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/airlockhq/airlock/pkg/admin"
 	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/config"
+	"github.com/airlockhq/airlock/pkg/subject"
 	"github.com/airlockhq/airlock/services/policy"
 	"github.com/airlockhq/airlock/services/policy/rules"
 )
@@ -57,7 +64,7 @@ func run(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	nc, err := bus.Connect(cfg.NATS.URL, nil, "policy", log)
+	nc, err := bus.Connect(cfg.NATS.URL, nil, "policy", log, bus.WithAuth(bus.AuthFrom(cfg)))
 	if err != nil {
 		return err
 	}
@@ -67,13 +74,37 @@ func run(log *slog.Logger) error {
 		return fmt.Errorf("opening jetstream: %w", err)
 	}
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = bus.Provision(pctx, js, bus.Limits{MaxAge: cfg.NATS.MaxAge, AuditMaxAge: cfg.NATS.AuditMaxAge, Replicas: cfg.NATS.Replicas})
+	if cfg.NATS.Provision {
+		err = bus.Provision(pctx, js, bus.Limits{MaxAge: cfg.NATS.MaxAge, AuditMaxAge: cfg.NATS.AuditMaxAge, Replicas: cfg.NATS.Replicas})
+	} else {
+		err = bus.AwaitStreams(pctx, js, time.Second, subject.Stream, bus.PoliciesStream, bus.BodiesStream)
+	}
 	cancel()
 	if err != nil {
 		return err
 	}
 
-	svc := policy.New(js, set, log)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := policy.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	svc := policy.New(js, set, log, metrics)
+	if cfg.Admin.Policy != config.ListenNone {
+		admin := admin.NewServer(cfg.Admin.Policy, admin.Handler(reg, svc.Ready))
+		ln, err := net.Listen("tcp", cfg.Admin.Policy)
+		if err != nil {
+			return fmt.Errorf("starting admin listener: %w", err)
+		}
+		go func() {
+			if err := admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("admin listener stopped", "err", err)
+			}
+		}()
+		defer admin.Close()
+		log.Info("admin listening", "addr", ln.Addr().String())
+	}
 	go reloadOnHangup(ctx, cfg, svc, log)
 	go func() {
 		if err := svc.WatchPushed(ctx, rules.WithMaxBody(int64(cfg.Ingress.InspectLimit))); err != nil {

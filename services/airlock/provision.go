@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+
+	"github.com/airlockhq/airlock/pkg/bus"
+	"github.com/airlockhq/airlock/pkg/config"
+	"github.com/airlockhq/airlock/pkg/subject"
+)
+
+// adminClient is the client name, and so the inbox prefix, of
+// `airlock provision`: the admin user of deploy/nats/nats.conf.
+const adminClient = "admin"
+
+// cliClient is the client name of the operators' commands (policy push):
+// the cli user of deploy/nats/nats.conf.
+const cliClient = "cli"
+
+func newProvisionCmd() *cobra.Command {
+	var cfgPath string
+	cmd := &cobra.Command{
+		Use:   "provision",
+		Short: "Create or update the streams, consumers and buckets on the NATS server",
+		Long: "provision creates what the services bind to: the AIRLOCK and AIRLOCK_AUDIT\n" +
+			"streams, the durable consumers, the airlock-bodies object store and the\n" +
+			"airlock-grants and airlock-policies KV buckets, sized by the nats section of\n" +
+			"the configuration. It is idempotent: run it at every deployment, as the admin\n" +
+			"user of deploy/nats/nats.conf (nats.user: ${AIRLOCK_NATS_USER} with\n" +
+			"AIRLOCK_NATS_USER=admin). `airlock up` provisions its embedded server itself.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := config.Load(cfgPath)
+			if err != nil {
+				return err
+			}
+			if cfg.NATS.URL == "" {
+				return errors.New("nats.url is empty: `airlock up` provisions the embedded server itself")
+			}
+			nc, err := bus.Connect(cfg.NATS.URL, nil, adminClient, nil, bus.WithAuth(bus.AuthFrom(cfg)))
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			js, err := jetstream.New(nc)
+			if err != nil {
+				return fmt.Errorf("opening jetstream: %w", err)
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
+			if err := bus.Provision(ctx, js, bus.Limits{MaxAge: cfg.NATS.MaxAge, AuditMaxAge: cfg.NATS.AuditMaxAge, Replicas: cfg.NATS.Replicas}); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "provisioned %s: streams %s, %s; consumer %s/%s; object store %s; kv %s, %s\n",
+				nc.ConnectedUrlRedacted(), subject.Stream, subject.AuditStream, subject.Stream, subject.PolicyConsumer,
+				subject.BodiesBucket, subject.GrantsBucket, subject.PoliciesBucket)
+			return nil
+		},
+	}
+	configFlag(cmd, &cfgPath)
+	return cmd
+}
+
+// authFromEnv is how the operators' commands that take no configuration
+// file authenticate: AIRLOCK_NATS_USER and AIRLOCK_NATS_PASSWORD, or
+// AIRLOCK_NATS_CREDS; AIRLOCK_NATS_CA, AIRLOCK_NATS_CERT and
+// AIRLOCK_NATS_KEY for TLS. The password is never a flag: flags show in
+// the process list.
+func authFromEnv() bus.Auth {
+	return bus.Auth{
+		User: os.Getenv("AIRLOCK_NATS_USER"), Password: os.Getenv("AIRLOCK_NATS_PASSWORD"),
+		Creds: os.Getenv("AIRLOCK_NATS_CREDS"),
+		CA:    os.Getenv("AIRLOCK_NATS_CA"), Cert: os.Getenv("AIRLOCK_NATS_CERT"), Key: os.Getenv("AIRLOCK_NATS_KEY"),
+	}
+}

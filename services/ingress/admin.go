@@ -1,0 +1,23 @@
+package ingress
+
+import (
+	"errors"
+)
+
+// Errors of Ready.
+var (
+	errBusDisconnected = errors.New("bus disconnected")
+	errNotSubscribed   = errors.New("not subscribed to verdicts")
+)
+
+// Ready reports whether the ingress can decide requests: its bus
+// connection is up and its verdict subscription active.
+func (s *Server) Ready() error {
+	if !s.nc.IsConnected() {
+		return errBusDisconnected
+	}
+	if !s.sub.IsValid() {
+		return errNotSubscribed
+	}
+	return nil
+}
