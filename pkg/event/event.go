@@ -163,6 +163,9 @@ type Audit struct {
 	Action string `json:"action"`
 	// Summary says what the request does, in the service's terms.
 	Summary string `json:"summary,omitempty"`
+	// Shadow lists the shadow-mode rules that matched: what they would
+	// have done, not enforced.
+	Shadow []RuleMatch `json:"shadow,omitempty"`
 	// Decision is allow, deny, approve, unauthenticated or error.
 	Decision string `json:"decision"`
 	Rule     string `json:"rule"`

@@ -112,8 +112,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	verdict, status, ref := s.decide(r, st, cn, rest, who, body, inspected)
-	if ref == nil && verdict.Operation != nil {
-		audit.Action, audit.Summary = verdict.Operation.Action, verdict.Operation.Summary
+	if ref == nil {
+		audit.Shadow = verdict.Shadow
+		if op := verdict.Operation; op != nil {
+			audit.Action, audit.Summary = op.Action, op.Summary
+		}
 	}
 	if ref != nil {
 		log.Warn("refused: no verdict", "connection", cn.name, "error", ref.Error, "reason", ref.Reason)

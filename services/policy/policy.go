@@ -168,6 +168,11 @@ func (s *Service) handle(ctx context.Context, msg jetstream.Msg) {
 		log.Warn("acking request event", "err", err)
 	}
 	log.Debug("verdict", "effect", v.Effect, "rule", v.Rule, "eval_us", v.EvalMicros, "shadow", len(v.Shadow))
+	for _, m := range v.Shadow {
+		// Shadow rules are being tried out: what they would have done is
+		// what their authors need to see.
+		log.Info("shadow rule matched", "rule", m.Rule, "would", m.Effect, "effect", v.Effect)
+	}
 }
 
 // decide evaluates a request. It fails only when trying again may succeed.

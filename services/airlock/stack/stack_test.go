@@ -44,6 +44,11 @@ const (
     effect: deny
     when: request.method == "DELETE"
     reason: agents never delete
+  - name: trial-freeze-acme-api
+    effect: deny
+    shadow: true
+    when: operation.repo == "acme/api" && request.query[?"per_page"].hasValue()
+    reason: trying out a freeze
 `
 )
 
@@ -270,6 +275,14 @@ func TestAllowedRequestReachesUpstreamWithServiceCredentialOnly(t *testing.T) {
 	audit := ts.events.get(t, id, "audit")
 	if audit["decision"] != "allow" || audit["rule"] != "agents-read" || audit["identity"] != "copilot" {
 		t.Fatalf("audit = %v", audit)
+	}
+	// The shadow rule matched: audited as what it would have done, and the
+	// request still allowed.
+	if sh, _ := audit["shadow"].([]any); len(sh) != 1 || sh[0].(map[string]any)["rule"] != "trial-freeze-acme-api" {
+		t.Fatalf("audit shadow = %v, want the trial rule", audit["shadow"])
+	}
+	if audit["action"] != "repos.read" || audit["summary"] != "repos.read on acme/api" {
+		t.Fatalf("audit action %v summary %v", audit["action"], audit["summary"])
 	}
 }
 
