@@ -20,6 +20,7 @@ const (
 	DefaultInlineLimit     = 64 << 10
 	DefaultDecisionTimeout = 2 * time.Second
 	DefaultHoldTimeout     = 60 * time.Second
+	DefaultUpstreamTimeout = 60 * time.Second
 	DefaultClockSkew       = 30 * time.Second
 	DefaultGroupsClaim     = "groups"
 	DefaultAudience        = "airlock"
@@ -218,6 +219,10 @@ type Connection struct {
 	Credential Credential `yaml:"credential"`
 	// HoldTimeout is how long a request held for approval waits.
 	HoldTimeout time.Duration `yaml:"hold_timeout"`
+	// UpstreamTimeout is how long the upstream may take to send its
+	// response headers; then the agent gets 504. The body, once started,
+	// streams without a deadline.
+	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
 }
 
 // Credential says where a connection's service credential comes from and
@@ -313,6 +318,9 @@ func (c *Config) ApplyDefaults() {
 		cn := &c.Connections[i]
 		if cn.HoldTimeout == 0 {
 			cn.HoldTimeout = DefaultHoldTimeout
+		}
+		if cn.UpstreamTimeout == 0 {
+			cn.UpstreamTimeout = DefaultUpstreamTimeout
 		}
 		if cn.Credential.Header == "" {
 			cn.Credential.Header = DefaultCredentialHdr

@@ -135,6 +135,9 @@ func (c *Config) Validate() []Problem {
 		if cn.HoldTimeout < 0 {
 			add(p+".hold_timeout", "must be positive")
 		}
+		if cn.UpstreamTimeout < 0 {
+			add(p+".upstream_timeout", "must be positive")
+		}
 	}
 	if len(c.Policies) == 0 {
 		add("$.policies", "no policy file: every request would be denied")

@@ -82,7 +82,6 @@ func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *sl
 		conns:    map[string]*connection{},
 		byHost:   map[string]*connection{},
 	}
-	transport := newTransport()
 	for _, c := range cfg.Connections {
 		up, err := url.Parse(c.Upstream)
 		if err != nil {
@@ -97,7 +96,7 @@ func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *sl
 				"connection", c.Name, "source", cred.source)
 		}
 		cn := &connection{name: c.Name, typ: c.Type, upstream: up, cred: cred, m: m.connection(c.Name)}
-		cn.proxy = s.newProxy(cn, transport)
+		cn.proxy = s.newProxy(cn, newTransport(c.UpstreamTimeout))
 		s.conns[c.Name] = cn
 		for _, h := range c.Hosts {
 			s.byHost[strings.ToLower(h)] = cn
@@ -137,7 +136,9 @@ func (s *Server) onVerdict(m *nats.Msg) {
 	}
 }
 
-func newTransport() *http.Transport {
+// newTransport returns a connection's transport: one per connection, so
+// that each has its own timeout and idle pool.
+func newTransport(headerTimeout time.Duration) *http.Transport {
 	return &http.Transport{
 		Proxy: nil, // never through an environment proxy: the upstream is configured
 		DialContext: (&net.Dialer{
@@ -149,7 +150,7 @@ func newTransport() *http.Transport {
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: 60 * time.Second,
+		ResponseHeaderTimeout: headerTimeout,
 		ExpectContinueTimeout: time.Second,
 	}
 }
