@@ -130,6 +130,9 @@ type stackOptions struct {
 	policy string
 	// handle is the upstream's handler (see upstream.handle).
 	handle http.HandlerFunc
+	// natsURL, when set, is a NATS server the stack connects to over TCP
+	// instead of starting the embedded one.
+	natsURL string
 }
 
 // startStackWith starts the stack that opts describes, with the test's
@@ -155,9 +158,13 @@ func newTestStack(t testing.TB, opts stackOptions) *testStack {
 	up.handle = opts.handle
 	t.Setenv("TEST_SERVICE_CREDENTIAL", serviceCredential)
 	t.Setenv("TEST_UPSTREAM", up.url)
+	natsSection := `embedded: {listen: "127.0.0.1:0"}`
+	if opts.natsURL != "" {
+		natsSection = "url: " + opts.natsURL
+	}
 	yaml := fmt.Sprintf(`
 nats:
-  embedded: {listen: "127.0.0.1:0"}
+  %s
 identity:
   dev_issuer: {enabled: true, listen: "127.0.0.1:0"}
 ingress:
@@ -173,7 +180,7 @@ connections:
     credential: {env: TEST_SERVICE_CREDENTIAL}
 %s
 policies: [policy.yaml]
-`, opts.decisionTimeout, opts.connections)
+`, natsSection, opts.decisionTimeout, opts.connections)
 	cfgPath := filepath.Join(dir, "airlock.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
