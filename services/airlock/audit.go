@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+
+	"github.com/airlockhq/airlock/pkg/bus"
+	"github.com/airlockhq/airlock/pkg/config"
+	"github.com/airlockhq/airlock/pkg/event"
+	"github.com/airlockhq/airlock/pkg/subject"
+)
+
+// auditFilter selects audit events.
+type auditFilter struct {
+	connection, identity, decision string
+}
+
+func (f auditFilter) match(a *event.Audit) bool {
+	return (f.identity == "" || a.Identity == f.identity) &&
+		(f.decision == "" || a.Decision == f.decision)
+}
+
+func newAuditCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "audit", Short: "Read the audit stream"}
+	var natsURL, format string
+	var since time.Duration
+	var f auditFilter
+	tail := &cobra.Command{
+		Use:   "tail",
+		Short: "Follow the audit stream live (Ctrl-C to stop)",
+		Long: "tail subscribes to AIRLOCK_AUDIT with an ordered consumer of its own and\n" +
+			"prints each audit event as it is published: JSON lines, or a table.\n" +
+			"On a server with per-service users it connects as the cli user\n" +
+			"(AIRLOCK_NATS_USER=cli, AIRLOCK_NATS_PASSWORD).",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !slices.Contains([]string{"json", "table"}, format) {
+				return fmt.Errorf("--format %q: want json or table", format)
+			}
+			nc, err := bus.Connect(natsURL, nil, cliClient, nil, bus.WithAuth(authFromEnv()))
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			js, err := jetstream.New(nc)
+			if err != nil {
+				return fmt.Errorf("opening jetstream: %w", err)
+			}
+			return tailAudit(cmd.Context(), js, f, since, format, cmd.OutOrStdout())
+		},
+	}
+	tail.Flags().StringVar(&natsURL, "nats", envOr("AIRLOCK_NATS_URL", "nats://"+config.DefaultNATSListen), "NATS server (env AIRLOCK_NATS_URL)")
+	tail.Flags().StringVar(&f.connection, "connection", "", "only this connection")
+	tail.Flags().StringVar(&f.identity, "identity", "", "only this identity (sub)")
+	tail.Flags().StringVar(&f.decision, "decision", "", "only this decision (allow, deny, approve, unauthenticated, error)")
+	tail.Flags().DurationVar(&since, "since", 0, "start this far back (default: new events only)")
+	tail.Flags().StringVar(&format, "format", "json", "json (one event a line) or table")
+	cmd.AddCommand(tail)
+	return cmd
+}
+
+// tailAudit prints the audit events matching f until ctx is done.
+func tailAudit(ctx context.Context, js jetstream.JetStream, f auditFilter, since time.Duration, format string, w io.Writer) error {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy}
+	if f.connection != "" {
+		cfg.FilterSubjects = []string{subject.Audit(f.connection)}
+	}
+	if since > 0 {
+		start := time.Now().Add(-since)
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &start
+	}
+	cons, err := js.OrderedConsumer(ctx, subject.AuditStream, cfg)
+	if err != nil {
+		return fmt.Errorf("subscribing to %s: %w", subject.AuditStream, err)
+	}
+	msgs, err := cons.Messages()
+	if err != nil {
+		return fmt.Errorf("subscribing to %s: %w", subject.AuditStream, err)
+	}
+	go func() {
+		<-ctx.Done()
+		msgs.Stop()
+	}()
+	if format == "table" {
+		fmt.Fprintf(w, "%-12s %-26s %-12s %-10s %-15s %-4s %-32s %s\n", "TIME", "ID", "CONNECTION", "IDENTITY", "DECISION", "CODE", "RULE", "WHAT")
+	}
+	for {
+		m, err := msgs.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("reading %s: %w", subject.AuditStream, err)
+		}
+		var a event.Audit
+		if err := json.Unmarshal(m.Data(), &a); err != nil {
+			continue // not an audit event: nothing to show
+		}
+		if !f.match(&a) {
+			continue
+		}
+		if format == "json" {
+			fmt.Fprintf(w, "%s\n", strings.TrimSpace(string(m.Data())))
+			continue
+		}
+		what := a.Summary
+		if what == "" {
+			what = a.Method + " " + a.Path
+		}
+		fmt.Fprintf(w, "%-12s %-26s %-12s %-10s %-15s %-4d %-32s %s\n", a.Time.Local().Format("15:04:05.000"), a.ID,
+			a.Connection, a.Identity, a.Decision, a.Status, a.Rule, what)
+	}
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/airlockhq/airlock/pkg/bustest"
+	"github.com/airlockhq/airlock/pkg/event"
+	"github.com/airlockhq/airlock/pkg/subject"
+)
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestAuditTailFollowsAndFilters(t *testing.T) {
+	srv := bustest.Start(t)
+	_, js := srv.Connect(t, "test")
+	publish := func(conn, sub, decision string) string {
+		a := event.Audit{V: 1, ID: event.NewID(), Time: time.Now().UTC(), Connection: conn, Identity: sub,
+			Groups: []string{}, Method: "GET", Path: "/x", Action: "repos.read", Decision: decision, Status: 200}
+		data, _ := json.Marshal(a)
+		if _, err := js.Publish(context.Background(), subject.Audit(conn), data); err != nil {
+			t.Fatal(err)
+		}
+		return a.ID
+	}
+	old := publish("github", "copilot", "allow") // before tail starts: not shown without --since
+
+	for _, tt := range []struct {
+		name   string
+		f      auditFilter
+		since  time.Duration
+		format string
+		want   []int // indexes of the events below that must be shown
+		old    bool
+	}{
+		{name: "all", format: "json", want: []int{0, 1, 2}},
+		{name: "one connection", f: auditFilter{connection: "git"}, format: "json", want: []int{1}},
+		{name: "denials by copilot", f: auditFilter{identity: "copilot", decision: "deny"}, format: "table", want: []int{2}},
+		{name: "since", since: time.Hour, format: "json", want: []int{0, 1, 2}, old: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			var out syncBuffer
+			done := make(chan error, 1)
+			go func() { done <- tailAudit(ctx, js, tt.f, tt.since, tt.format, &out) }()
+			time.Sleep(200 * time.Millisecond) // the consumer is created
+			ids := []string{publish("github", "copilot", "allow"), publish("git", "ci-bot", "allow"), publish("github", "copilot", "deny")}
+			deadline := time.Now().Add(3 * time.Second)
+			for time.Now().Before(deadline) && !strings.Contains(out.String(), ids[2]) && !strings.Contains(out.String(), ids[1]) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			time.Sleep(100 * time.Millisecond)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			got := out.String()
+			for i, id := range ids {
+				if shown, want := strings.Contains(got, id), slices.Contains(tt.want, i); shown != want {
+					t.Errorf("event %d shown=%v, want %v:\n%s", i, shown, want, got)
+				}
+			}
+			if strings.Contains(got, old) != tt.old {
+				t.Errorf("older event shown=%v, want %v", strings.Contains(got, old), tt.old)
+			}
+		})
+	}
+}
