@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
-	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/config"
 	"github.com/airlockhq/airlock/pkg/event"
 	"github.com/airlockhq/airlock/pkg/subject"
@@ -45,15 +44,11 @@ func newAuditCmd() *cobra.Command {
 			if !slices.Contains([]string{"json", "table"}, format) {
 				return fmt.Errorf("--format %q: want json or table", format)
 			}
-			nc, err := bus.Connect(natsURL, nil, cliClient, nil, bus.WithAuth(authFromEnv()))
+			nc, js, err := connectJS(natsURL, cliClient, authFromEnv())
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
-			js, err := jetstream.New(nc)
-			if err != nil {
-				return fmt.Errorf("opening jetstream: %w", err)
-			}
 			return tailAudit(cmd.Context(), js, f, since, format, cmd.OutOrStdout())
 		},
 	}

@@ -6,11 +6,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/spf13/cobra"
 
-	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/config"
 	"github.com/airlockhq/airlock/services/policy"
 	"github.com/airlockhq/airlock/services/policy/fixtures"
@@ -68,15 +65,11 @@ func newPolicyCmd() *cobra.Command {
 			"AIRLOCK_NATS_CREDS; AIRLOCK_NATS_CA, _CERT and _KEY for TLS.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			nc, err := bus.Connect(natsURL, nil, cliClient, nil, bus.WithAuth(authFromEnv()))
+			nc, js, err := connectJS(natsURL, cliClient, authFromEnv())
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
-			js, err := jetstream.New(nc)
-			if err != nil {
-				return fmt.Errorf("opening jetstream: %w", err)
-			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 10*time.Second)
 			defer cancel()
 			rev, err := policy.Push(ctx, js, args, pusher())

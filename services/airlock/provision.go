@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
@@ -43,15 +44,11 @@ func newProvisionCmd() *cobra.Command {
 			if cfg.NATS.URL == "" {
 				return errors.New("nats.url is empty: `airlock up` provisions the embedded server itself")
 			}
-			nc, err := bus.Connect(cfg.NATS.URL, nil, adminClient, nil, bus.WithAuth(bus.AuthFrom(cfg)))
+			nc, js, err := connectJS(cfg.NATS.URL, adminClient, bus.AuthFrom(cfg))
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
-			js, err := jetstream.New(nc)
-			if err != nil {
-				return fmt.Errorf("opening jetstream: %w", err)
-			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
 			if err := bus.Provision(ctx, js, bus.Limits{MaxAge: cfg.NATS.MaxAge, AuditMaxAge: cfg.NATS.AuditMaxAge, Replicas: cfg.NATS.Replicas}); err != nil {
@@ -78,4 +75,20 @@ func authFromEnv() bus.Auth {
 		Creds: os.Getenv("AIRLOCK_NATS_CREDS"),
 		CA:    os.Getenv("AIRLOCK_NATS_CA"), Cert: os.Getenv("AIRLOCK_NATS_CERT"), Key: os.Getenv("AIRLOCK_NATS_KEY"),
 	}
+}
+
+// connectJS connects the CLI to NATS as client (the NATS user of the same
+// name on a server with per-service users) and opens JetStream. Close the
+// connection when done.
+func connectJS(url, client string, auth bus.Auth) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := bus.Connect(url, nil, client, nil, bus.WithAuth(auth))
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("opening jetstream: %w", err)
+	}
+	return nc, js, nil
 }
