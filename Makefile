@@ -36,7 +36,7 @@ fuzz: ## every fuzz target for FUZZTIME each
 	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 bench: ## benchmarks: the gateway against the upstream called directly, same run
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./services/airlock/stack ./services/policy/rules ./services/policy/github
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./services/airlock/stack ./services/policy/rules ./services/policy/github ./services/masker/detect
 
 clean:
 	rm -rf $(BIN) $(DATA_DIR)
