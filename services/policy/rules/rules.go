@@ -299,10 +299,6 @@ func (a *activation) cel() *activation {
 	a.reqVal = ad.NativeToValue(&a.req)
 	a.idVal = ad.NativeToValue(&a.id)
 	a.connVal = ad.NativeToValue(&a.conn)
-	a.classVals = [5]ref.Val{
-		ad.NativeToValue(&a.op), ad.NativeToValue(&a.gh), ad.NativeToValue(&a.gql),
-		ad.NativeToValue(&a.git), ad.NativeToValue(&a.mcp),
-	}
 	return a
 }
 
@@ -333,17 +329,26 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case varConnection:
 		return a.connVal, true
 	case varOperation:
-		return a.classVals[0], true
+		return a.class(0, &a.op), true
 	case varGitHub:
-		return a.classVals[1], true
+		return a.class(1, &a.gh), true
 	case varGraphQL:
-		return a.classVals[2], true
+		return a.class(2, &a.gql), true
 	case varGit:
-		return a.classVals[3], true
+		return a.class(3, &a.git), true
 	case varMCP:
-		return a.classVals[4], true
+		return a.class(4, &a.mcp), true
 	}
 	return nil, false
+}
+
+// class adapts classification variable i on first use: most rule sets
+// name few of them, and an evaluation belongs to one goroutine.
+func (a *activation) class(i int, v any) ref.Val {
+	if a.classVals[i] == nil {
+		a.classVals[i] = adapter().NativeToValue(v)
+	}
+	return a.classVals[i]
 }
 
 // Parent implements interpreter.Activation.
