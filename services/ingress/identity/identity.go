@@ -181,9 +181,15 @@ func (is *issuer) get(ctx context.Context, client *http.Client, skew time.Durati
 		is.lastErr = fmt.Errorf("%w: discovering %s: %v", ErrIssuerUnavailable, is.cfg.URL, err)
 		return nil, is.lastErr
 	}
-	// The key set keeps its own background context: JWKS refreshes must not
-	// die with the request that triggered them.
-	is.verifier = p.VerifierContext(oidc.ClientContext(context.Background(), client), &oidc.Config{
+	var meta struct {
+		JWKS string `json:"jwks_uri"`
+	}
+	if err := p.Claims(&meta); err != nil || meta.JWKS == "" {
+		is.lastErr = fmt.Errorf("%w: %s's discovery document names no jwks_uri", ErrIssuerUnavailable, is.cfg.URL)
+		return nil, is.lastErr
+	}
+	keys := newKeySet(meta.JWKS, client, is.cfg.Algorithms)
+	is.verifier = oidc.NewVerifier(is.cfg.URL, keys, &oidc.Config{
 		// Audiences are checked above, against the configured list.
 		SkipClientIDCheck:    true,
 		SupportedSigningAlgs: is.cfg.Algorithms,

@@ -6,9 +6,11 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -85,6 +87,11 @@ func TestVerifyFollowsKeyRotation(t *testing.T) {
 	if err := iss.Rotate(); err != nil {
 		t.Fatal(err)
 	}
+	// The JWKS is refetched for an unknown key id at most once per
+	// refetchEvery; past it, the rotated key is found.
+	defer func(d time.Duration) { refetchEvery = d }(refetchEvery)
+	refetchEvery = 50 * time.Millisecond
+	time.Sleep(60 * time.Millisecond)
 	after, _ := iss.Sign(devissuer.Claims{Subject: "a"})
 	if _, err := v.Verify(context.Background(), after); err != nil {
 		t.Fatalf("token signed with the rotated key: %v", err)
@@ -160,5 +167,48 @@ func TestVerifyCacheNeverOutlivesTheToken(t *testing.T) {
 	time.Sleep(2600 * time.Millisecond)
 	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrInvalidToken) {
 		t.Fatalf("expired token after caching: err = %v, want ErrInvalidToken", err)
+	}
+}
+
+// TestForgedTokensDoNotFloodTheIssuer sends a burst of tokens that no key
+// verifies — unknown key ids and bad signatures under the real one — and
+// wants the JWKS fetched at most once per refetchEvery, not once a token.
+func TestForgedTokensDoNotFloodTheIssuer(t *testing.T) {
+	var iss *devissuer.Issuer
+	var jwksHits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/jwks" {
+			jwksHits.Add(1)
+		}
+		iss.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	var err error
+	if iss, err = devissuer.Open(t.TempDir(), srv.URL, "airlock"); err != nil {
+		t.Fatal(err)
+	}
+	v := New([]config.Issuer{{URL: srv.URL, Audiences: []string{"airlock"}, GroupsClaim: "groups", Algorithms: []string{"RS256"}}}, 0, nil)
+	good, _ := iss.Sign(devissuer.Claims{Subject: "a"})
+	if _, err := v.Verify(context.Background(), good); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := rsa.GenerateKey(rand.Reader, 2048)
+	for i := range 40 {
+		kid := fmt.Sprintf("forged-%d", i)
+		if i%2 == 0 {
+			kid = iss.SigningKey().KeyID // a bad signature under the real key id
+		}
+		tok, _ := oidctest.Sign(jose.RS256, other, kid, oidctest.Claims(iss, func(c map[string]any) { c["sub"] = kid }))
+		if _, err := v.Verify(context.Background(), tok); !errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("forged token %d: err = %v, want ErrInvalidToken", i, err)
+		}
+	}
+	if n := jwksHits.Load(); n > 2 {
+		t.Fatalf("JWKS fetched %d times for 1 good and 40 forged tokens, want at most 2", n)
+	}
+	// The good token still verifies: held keys need no fetch.
+	good2, _ := iss.Sign(devissuer.Claims{Subject: "b"})
+	if _, err := v.Verify(context.Background(), good2); err != nil {
+		t.Fatal(err)
 	}
 }
