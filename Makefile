@@ -35,8 +35,9 @@ FUZZTIME ?= 10s
 fuzz: ## every fuzz target for FUZZTIME each
 	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
-bench: ## benchmarks: the gateway against the upstream called directly, same run
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./services/airlock/stack ./services/policy/rules ./services/policy/github ./services/masker/detect
+bench: ## benchmarks: the gateway against the upstream called directly and nginx, same run
+	bash scripts/bench-deps.sh
+	PATH="$$PATH:/usr/sbin" $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./services/airlock/stack ./services/policy/rules ./services/policy/github ./services/masker/detect
 
 clean:
 	rm -rf $(BIN) $(DATA_DIR)

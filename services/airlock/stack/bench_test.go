@@ -3,13 +3,15 @@ package stack
 import (
 	"io"
 	"net/http"
+	"os/exec"
 	"slices"
 	"testing"
 	"time"
 )
 
 // BenchmarkAllowPath measures what the gateway adds to an allowed GET: each
-// iteration calls the upstream directly and then through the full stack
+// iteration calls the upstream directly, then through the full stack, then
+// through nginx as a plain reverse proxy when it is installed
 // (OIDC verification, JetStream journal, policy verdict, forwarding), so
 // both are measured in the same run on the same machine. It reports the
 // latency percentiles of both and the difference.
@@ -42,16 +44,28 @@ func BenchmarkAllowPath(b *testing.B) {
 		get(ts.up.url+"/repos/acme/api", false)
 		get(ts.IngressURL+"/gh/repos/acme/api", true)
 	}
+	nginx := ""
+	if _, err := exec.LookPath("nginx"); err == nil {
+		nginx = startNginx(b, ts.up.url)
+		for range 50 {
+			get(nginx+"/repos/acme/api", false)
+		}
+	}
 	direct := make([]time.Duration, 0, b.N)
 	gateway := make([]time.Duration, 0, b.N)
+	proxied := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for range b.N {
 		direct = append(direct, get(ts.up.url+"/repos/acme/api", false))
 		gateway = append(gateway, get(ts.IngressURL+"/gh/repos/acme/api", true))
+		if nginx != "" {
+			proxied = append(proxied, get(nginx+"/repos/acme/api", false))
+		}
 	}
 	b.StopTimer()
 	slices.Sort(direct)
 	slices.Sort(gateway)
+	slices.Sort(proxied)
 	pct := func(d []time.Duration, p float64) float64 {
 		return float64(d[int(float64(len(d)-1)*p)].Microseconds())
 	}
@@ -61,6 +75,10 @@ func BenchmarkAllowPath(b *testing.B) {
 	b.ReportMetric(pct(gateway, .99), "airlock-p99-µs")
 	b.ReportMetric(pct(gateway, .50)-pct(direct, .50), "added-p50-µs")
 	b.ReportMetric(pct(gateway, .99)-pct(direct, .99), "added-p99-µs")
+	if len(proxied) > 0 {
+		b.ReportMetric(pct(proxied, .50), "nginx-p50-µs")
+		b.ReportMetric(pct(proxied, .99), "nginx-p99-µs")
+	}
 }
 
 // BenchmarkAllowPathParallel measures throughput: concurrent clients through
@@ -68,10 +86,14 @@ func BenchmarkAllowPath(b *testing.B) {
 func BenchmarkAllowPathParallel(b *testing.B) {
 	ts := startStackQuiet(b, 2*time.Second)
 	tok := ts.token(b, "agents")
-	for _, target := range []struct{ name, url, auth string }{
+	targets := []struct{ name, url, auth string }{
 		{"direct", ts.up.url + "/repos/acme/api", serviceCredential},
 		{"airlock", ts.IngressURL + "/gh/repos/acme/api", tok},
-	} {
+	}
+	if _, err := exec.LookPath("nginx"); err == nil {
+		targets = append(targets, struct{ name, url, auth string }{"nginx", startNginx(b, ts.up.url) + "/repos/acme/api", serviceCredential})
+	}
+	for _, target := range targets {
 		b.Run(target.name, func(b *testing.B) {
 			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
 			b.SetParallelism(8)
