@@ -4,18 +4,46 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/airlockhq/airlock/pkg/subject"
 )
 
-// PutBody stores a request body that does not fit inline in an event and
-// returns the object name the event carries.
-func PutBody(ctx context.Context, js jetstream.JetStream, id string, data []byte) (string, error) {
-	os, err := js.ObjectStore(ctx, subject.BodiesBucket)
+// Bodies stores request bodies that do not fit inline in an event, in the
+// airlock-bodies object store. It opens the store on first use and keeps
+// the handle: opening costs a round trip to the server, which a body should
+// not pay each time. Safe for concurrent use.
+type Bodies struct {
+	js jetstream.JetStream
+
+	mu    sync.Mutex
+	store jetstream.ObjectStore
+}
+
+// NewBodies returns the body store of js.
+func NewBodies(js jetstream.JetStream) *Bodies { return &Bodies{js: js} }
+
+func (b *Bodies) open(ctx context.Context) (jetstream.ObjectStore, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.store == nil {
+		os, err := b.js.ObjectStore(ctx, subject.BodiesBucket)
+		if err != nil {
+			return nil, fmt.Errorf("opening object store %s: %w", subject.BodiesBucket, err)
+		}
+		b.store = os
+	}
+	return b.store, nil
+}
+
+// Put stores the body of request id and returns the object name the event
+// carries.
+func (b *Bodies) Put(ctx context.Context, id string, data []byte) (string, error) {
+	os, err := b.open(ctx)
 	if err != nil {
-		return "", fmt.Errorf("opening object store %s: %w", subject.BodiesBucket, err)
+		return "", err
 	}
 	name := "req/" + id
 	if _, err := os.Put(ctx, jetstream.ObjectMeta{Name: name}, bytes.NewReader(data)); err != nil {
@@ -24,11 +52,11 @@ func PutBody(ctx context.Context, js jetstream.JetStream, id string, data []byte
 	return name, nil
 }
 
-// GetBody reads a body stored by PutBody.
-func GetBody(ctx context.Context, js jetstream.JetStream, name string) ([]byte, error) {
-	os, err := js.ObjectStore(ctx, subject.BodiesBucket)
+// Get reads a body stored by Put.
+func (b *Bodies) Get(ctx context.Context, name string) ([]byte, error) {
+	os, err := b.open(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("opening object store %s: %w", subject.BodiesBucket, err)
+		return nil, err
 	}
 	data, err := os.GetBytes(ctx, name)
 	if err != nil {

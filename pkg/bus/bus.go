@@ -10,13 +10,13 @@ import (
 	"net"
 	neturl "net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/airlockhq/airlock/pkg/config"
+	"github.com/airlockhq/airlock/pkg/subject"
 )
 
 // Defaults for the streams.
@@ -143,7 +143,7 @@ func WithAuth(a Auth) Option {
 // own inboxes only, so that no service reads another's replies (its
 // JetStream API answers, its pulled messages).
 func InboxPrefix(name string) string {
-	return "_INBOX." + subjectToken(name)
+	return "_INBOX." + subject.Token(name)
 }
 
 // Connect dials NATS at url (or, when ns is not nil, connects in-process)
@@ -192,20 +192,6 @@ func Connect(url string, ns *server.Server, name string, log *slog.Logger, opts 
 		return nil, fmt.Errorf("connecting to nats at %s as %s: %w", redact(url), name, err)
 	}
 	return nc, nil
-}
-
-// subjectToken makes a client name one subject token.
-func subjectToken(s string) string {
-	if s == "" {
-		return "_"
-	}
-	return strings.Map(func(r rune) rune {
-		switch r {
-		case '.', '*', '>', ' ', '\t', '\r', '\n':
-			return '_'
-		}
-		return r
-	}, s)
 }
 
 // redact drops any userinfo from a URL for an error message.

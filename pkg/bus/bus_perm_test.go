@@ -322,7 +322,7 @@ func TestServicesMayDoOnlyTheirOwnWork(t *testing.T) {
 			t.Fatal(err)
 		}
 		body := bytes.Repeat([]byte("large body "), 20000)
-		obj, err := PutBody(ctx, ing.js, id, body)
+		obj, err := NewBodies(ing.js).Put(ctx, id, body)
 		if err != nil {
 			t.Fatalf("ingress stores a body: %v", err)
 		}
@@ -347,7 +347,7 @@ func TestServicesMayDoOnlyTheirOwnWork(t *testing.T) {
 		if msg.Subject() != subject.Request("demo", id) {
 			t.Fatalf("policy fetched %s", msg.Subject())
 		}
-		got, err := GetBody(ctx, pol.js, obj)
+		got, err := NewBodies(pol.js).Get(ctx, obj)
 		if err != nil || !bytes.Equal(got, body) {
 			t.Fatalf("policy reads the body: %d bytes, %v", len(got), err)
 		}

@@ -37,6 +37,18 @@ func (p Problem) Error() string {
 	return fmt.Sprintf("%s: %s", p.Path, p.Msg)
 }
 
+// EnvPath is the environment variable that names the configuration file
+// when no --config flag does.
+const EnvPath = "AIRLOCK_CONFIG"
+
+// PathFromEnv returns $AIRLOCK_CONFIG, or def when it is unset.
+func PathFromEnv(def string) string {
+	if p := os.Getenv(EnvPath); p != "" {
+		return p
+	}
+	return def
+}
+
 // Load reads, expands, decodes, defaults and validates the file at path.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)

@@ -54,7 +54,7 @@ const (
 )
 
 // Request is the subject of a request event on a connection.
-func Request(conn, id string) string { return RequestPrefix + token(conn) + "." + id }
+func Request(conn, id string) string { return RequestPrefix + Token(conn) + "." + id }
 
 // Verdict is the subject of the policy verdict for a request.
 func Verdict(id string) string { return VerdictPrefix + id }
@@ -63,17 +63,17 @@ func Verdict(id string) string { return VerdictPrefix + id }
 func Response(id string) string { return ResponsePrefix + id }
 
 // Audit is the subject of the audit event of a request on a connection.
-func Audit(conn string) string { return AuditPrefix + token(conn) }
+func Audit(conn string) string { return AuditPrefix + Token(conn) }
 
 // IDFromVerdict returns the request id of a verdict subject.
 func IDFromVerdict(subj string) (string, bool) {
 	return strings.CutPrefix(subj, VerdictPrefix)
 }
 
-// token makes s safe as a single subject token. Connection names are
+// Token makes s safe as a single subject token. Connection names are
 // validated at config load to [a-z0-9_-]; this is a second line of defence so
 // that a name can never add tokens or wildcards to a subject.
-func token(s string) string {
+func Token(s string) string {
 	if s == "" {
 		return "_"
 	}

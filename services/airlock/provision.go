@@ -51,7 +51,7 @@ func newProvisionCmd() *cobra.Command {
 			defer nc.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
-			if err := bus.Provision(ctx, js, bus.Limits{MaxAge: cfg.NATS.MaxAge, AuditMaxAge: cfg.NATS.AuditMaxAge, Replicas: cfg.NATS.Replicas}); err != nil {
+			if err := bus.Provision(ctx, js, bus.LimitsFrom(cfg)); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "provisioned %s: streams %s, %s; consumer %s/%s; object store %s; kv %s, %s\n",

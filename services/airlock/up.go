@@ -26,11 +26,7 @@ const (
 )
 
 func configFlag(cmd *cobra.Command, path *string) {
-	def := os.Getenv("AIRLOCK_CONFIG")
-	if def == "" {
-		def = defaultConfig
-	}
-	cmd.Flags().StringVar(path, "config", def, "configuration file (env AIRLOCK_CONFIG)")
+	cmd.Flags().StringVar(path, "config", config.PathFromEnv(defaultConfig), "configuration file (env "+config.EnvPath+")")
 }
 
 func newUpCmd() *cobra.Command {

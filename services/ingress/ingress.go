@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/config"
 	"github.com/airlockhq/airlock/pkg/event"
 	"github.com/airlockhq/airlock/pkg/subject"
@@ -37,6 +38,7 @@ type Server struct {
 	cfg      config.Ingress
 	nc       *nats.Conn
 	js       jetstream.JetStream
+	bodies   *bus.Bodies
 	verifier *identity.Verifier
 	log      *slog.Logger
 	metrics  *Metrics
@@ -76,6 +78,7 @@ func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *sl
 		cfg:      cfg.Ingress,
 		nc:       nc,
 		js:       js,
+		bodies:   bus.NewBodies(js),
 		verifier: verifier,
 		log:      log,
 		metrics:  m,

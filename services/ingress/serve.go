@@ -18,7 +18,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/event"
 	"github.com/airlockhq/airlock/pkg/subject"
 	"github.com/airlockhq/airlock/services/ingress/identity"
@@ -241,7 +240,7 @@ func (s *Server) decide(r *http.Request, st *requestState, cn *connection, rest 
 		if b.Size <= int64(s.cfg.InlineLimit) {
 			b.Inline = inspected
 		} else {
-			name, err := bus.PutBody(ctx, s.js, st.reqID, inspected)
+			name, err := s.bodies.Put(ctx, st.reqID, inspected)
 			if err != nil {
 				return nil, http.StatusServiceUnavailable, &refusal{Error: errBusUnavailable,
 					Reason: "could not store the request body for inspection", RequestID: st.reqID}

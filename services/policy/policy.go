@@ -60,6 +60,7 @@ var requestID = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{26}$`)
 // safe for concurrent use.
 type Service struct {
 	js        jetstream.JetStream
+	bodies    *bus.Bodies
 	log       *slog.Logger
 	rules     atomic.Pointer[rules.Set]
 	metrics   *Metrics
@@ -72,7 +73,7 @@ func New(js jetstream.JetStream, set *rules.Set, log *slog.Logger, m *Metrics) *
 	if m == nil {
 		m, _ = NewMetrics(nil) // registers nothing: cannot fail
 	}
-	s := &Service{js: js, log: log, metrics: m}
+	s := &Service{js: js, bodies: bus.NewBodies(js), log: log, metrics: m}
 	s.rules.Store(set)
 	return s
 }
@@ -180,7 +181,7 @@ func (s *Service) decide(ctx context.Context, req *event.Request, log *slog.Logg
 	v := &event.Verdict{V: event.Version, ID: req.ID}
 	var body []byte
 	if b := req.Body; b != nil && b.Object != "" {
-		data, err := bus.GetBody(ctx, s.js, b.Object)
+		data, err := s.bodies.Get(ctx, b.Object)
 		switch {
 		case errors.Is(err, jetstream.ErrObjectNotFound):
 			// Expired or never stored: policy cannot see what would be

@@ -357,7 +357,7 @@ func TestBodyInObjectStore(t *testing.T) {
 		req.Body = &event.Body{Size: int64(len(data)), ContentLength: int64(len(data)), SHA256: hex.EncodeToString(sum[:])}
 		req.Body.Object = "req/" + req.ID
 		if store {
-			name, err := bus.PutBody(ctx, h.js, req.ID, data)
+			name, err := bus.NewBodies(h.js).Put(ctx, req.ID, data)
 			if err != nil {
 				t.Fatal(err)
 			}

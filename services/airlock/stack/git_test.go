@@ -1,14 +1,9 @@
 package stack
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/cgi"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +11,7 @@ import (
 	"time"
 
 	"github.com/airlockhq/airlock/pkg/event"
+	"github.com/airlockhq/airlock/pkg/gittest"
 )
 
 // gitConnection routes /git/ to the test upstream, which serves git
@@ -49,38 +45,34 @@ const gitPolicy = `rules:
 // every request carries the service credential and never the agent's
 // token; the bus events must say what each push did.
 func TestGitThroughTheGateway(t *testing.T) {
-	gitPath, err := exec.LookPath("git")
-	if err != nil {
-		t.Skip("git not installed")
-	}
 	tmp := t.TempDir()
-	local := newGitClient(t, gitPath, filepath.Join(tmp, "home"))
+	local := gittest.New(t, filepath.Join(tmp, "home"))
 	root := filepath.Join(tmp, "srv")
 	bare := filepath.Join(root, "acme", "api.git")
 
 	// The upstream repository, seeded directly, not through the gateway.
-	local.run(t, tmp, "init", "--bare", "--initial-branch=main", bare)
-	local.run(t, bare, "config", "http.receivepack", "true")
+	local.Run(t, tmp, "init", "--bare", "--initial-branch=main", bare)
+	local.Run(t, bare, "config", "http.receivepack", "true")
 	seed := filepath.Join(tmp, "seed")
-	local.run(t, tmp, "init", "--initial-branch=main", seed)
+	local.Run(t, tmp, "init", "--initial-branch=main", seed)
 	writeFile(t, filepath.Join(seed, "README"), "seed\n")
-	local.run(t, seed, "add", "README")
-	local.run(t, seed, "commit", "-m", "seed")
-	local.run(t, seed, "push", bare, "main")
+	local.Run(t, seed, "add", "README")
+	local.Run(t, seed, "commit", "-m", "seed")
+	local.Run(t, seed, "push", bare, "main")
 
 	ts := startStackWith(t, stackOptions{
 		decisionTimeout: 5 * time.Second,
 		connections:     gitConnection,
 		policy:          gitPolicy,
-		handle:          gitHTTPBackend(t, gitPath, root, filepath.Join(tmp, "home")),
+		handle:          local.Backend(t, root, nil),
 	})
-	agent := local.withHeader("Authorization: Bearer " + ts.token(t, "agents"))
+	agent := local.WithHeader("Authorization: Bearer " + ts.token(t, "agents"))
 	remote := ts.IngressURL + "/git/acme/api.git"
 	work := filepath.Join(tmp, "work")
 
 	// Clone: every request is an upload-pack request, a fetch.
 	mark := event.NewID()
-	agent.run(t, tmp, "clone", remote, work)
+	agent.Run(t, tmp, "clone", remote, work)
 	clone := ts.events.exchanges(t, mark, event.NewID())
 	if !slices.ContainsFunc(clone, isRPC) || !slices.ContainsFunc(clone, func(x exchange) bool { return !isRPC(x) }) {
 		t.Errorf("clone: want both the advertisement and the rpc, got %s", describe(clone))
@@ -95,38 +87,38 @@ func TestGitThroughTheGateway(t *testing.T) {
 	// The token as the password in the URL, as git users write it: git
 	// sends it only after a Basic challenge, which the 401 must offer.
 	withPassword := strings.Replace(remote, "http://", "http://x-access-token:"+ts.token(t, "agents")+"@", 1)
-	local.run(t, tmp, "clone", withPassword, filepath.Join(tmp, "work-basic"))
+	local.Run(t, tmp, "clone", withPassword, filepath.Join(tmp, "work-basic"))
 
 	// A new branch.
 	writeFile(t, filepath.Join(work, "feature.txt"), "feature\n")
-	agent.run(t, work, "add", "feature.txt")
-	agent.run(t, work, "commit", "-m", "feature")
+	agent.Run(t, work, "add", "feature.txt")
+	agent.Run(t, work, "commit", "-m", "feature")
 	mark = event.NewID()
-	agent.run(t, work, "push", "origin", "HEAD:refs/heads/feature")
+	agent.Run(t, work, "push", "origin", "HEAD:refs/heads/feature")
 	create := ts.events.exchanges(t, mark, event.NewID())
 	checkPush(t, "create", create, event.EffectAllow, "agents-push", "refs/heads/feature", "create refs/heads/feature")
-	if got, want := local.run(t, tmp, "--git-dir", bare, "rev-parse", "refs/heads/feature"),
-		agent.run(t, work, "rev-parse", "HEAD"); got != want {
+	if got, want := local.Run(t, tmp, "--git-dir", bare, "rev-parse", "refs/heads/feature"),
+		agent.Run(t, work, "rev-parse", "HEAD"); got != want {
 		t.Errorf("upstream feature = %s, want %s", got, want)
 	}
 
 	// An update of main.
 	writeFile(t, filepath.Join(work, "README"), "seed\nand more\n")
-	agent.run(t, work, "commit", "-am", "more")
+	agent.Run(t, work, "commit", "-am", "more")
 	mark = event.NewID()
-	agent.run(t, work, "push", "origin", "main")
+	agent.Run(t, work, "push", "origin", "main")
 	update := ts.events.exchanges(t, mark, event.NewID())
 	checkPush(t, "update", update, event.EffectAllow, "agents-push", "refs/heads/main", "update refs/heads/main")
-	if got, want := local.run(t, tmp, "--git-dir", bare, "rev-parse", "refs/heads/main"),
-		agent.run(t, work, "rev-parse", "main"); got != want {
+	if got, want := local.Run(t, tmp, "--git-dir", bare, "rev-parse", "refs/heads/main"),
+		agent.Run(t, work, "rev-parse", "main"); got != want {
 		t.Errorf("upstream main = %s, want %s", got, want)
 	}
 
 	// A deletion: the advertisement is allowed, the push itself refused
 	// and never forwarded.
-	feature := local.run(t, tmp, "--git-dir", bare, "rev-parse", "refs/heads/feature")
+	feature := local.Run(t, tmp, "--git-dir", bare, "rev-parse", "refs/heads/feature")
 	mark = event.NewID()
-	out, err := agent.try(work, "push", "origin", "--delete", "feature")
+	out, err := agent.Try(work, "push", "origin", "--delete", "feature")
 	if err == nil {
 		t.Fatalf("git push --delete feature succeeded, want it refused:\n%s", out)
 	}
@@ -144,7 +136,7 @@ func TestGitThroughTheGateway(t *testing.T) {
 			t.Error("delete: the refused push was forwarded")
 		}
 	}
-	if got, err := local.try(tmp, "--git-dir", bare, "rev-parse", "--verify", "refs/heads/feature"); err != nil || got != feature {
+	if got, err := local.Try(tmp, "--git-dir", bare, "rev-parse", "--verify", "refs/heads/feature"); err != nil || got != feature {
 		t.Errorf("upstream feature after the refused delete = %q, %v; want %s", got, err, feature)
 	}
 }
@@ -182,95 +174,6 @@ func checkPush(t *testing.T, step string, xs []exchange, effect, rule, ref, summ
 		t.Errorf("%s: verdict %s, want %s by %s with refs [%s] and a summary containing %q", step, describeVerdict(v), effect, rule, ref, summary)
 	}
 	return &x
-}
-
-// gitHTTPBackend serves the bare repositories under root with git
-// http-backend, as a CGI process.
-func gitHTTPBackend(t *testing.T, git, root, home string) http.HandlerFunc {
-	backend := &cgi.Handler{
-		Path: git,
-		Args: []string{"http-backend"},
-		Env: []string{
-			"GIT_PROJECT_ROOT=" + root,
-			"GIT_HTTP_EXPORT_ALL=1",
-			"HOME=" + home,
-			"GIT_CONFIG_NOSYSTEM=1",
-		},
-		Stderr: logWriter{t},
-	}
-	return func(w http.ResponseWriter, r *http.Request) {
-		// net/http/cgi refuses a chunked body, which the ingress forwards
-		// when git sent one: pass the body on buffered, with a length.
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-		r.TransferEncoding = nil
-		backend.ServeHTTP(w, r)
-	}
-}
-
-type logWriter struct{ t *testing.T }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Logf("git http-backend: %s", bytes.TrimSpace(p))
-	return len(p), nil
-}
-
-// gitClient runs git with a hermetic environment: no system or user
-// configuration, no prompts, a fixed identity.
-type gitClient struct {
-	git string
-	env []string
-}
-
-func newGitClient(t *testing.T, git, home string) gitClient {
-	t.Helper()
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	return gitClient{git: git, env: []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + home,
-		"LC_ALL=C",
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_TERMINAL_PROMPT=0",
-		"GIT_AUTHOR_NAME=Airlock Test",
-		"GIT_AUTHOR_EMAIL=test@airlock.invalid",
-		"GIT_COMMITTER_NAME=Airlock Test",
-		"GIT_COMMITTER_EMAIL=test@airlock.invalid",
-	}}
-}
-
-// withHeader returns a client that sends header on every HTTP request.
-// It goes in the environment, not the command line, so that a failing
-// command's message does not show the token.
-func (g gitClient) withHeader(header string) gitClient {
-	g.env = append(slices.Clip(g.env), "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader", "GIT_CONFIG_VALUE_0="+header)
-	return g
-}
-
-// try runs git in dir and returns its trimmed output.
-func (g gitClient) try(dir string, args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, g.git, args...)
-	cmd.Dir = dir
-	cmd.Env = g.env
-	out, err := cmd.CombinedOutput()
-	return strings.TrimSpace(string(out)), err
-}
-
-func (g gitClient) run(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	out, err := g.try(dir, args...)
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
 }
 
 func writeFile(t *testing.T, path, content string) {

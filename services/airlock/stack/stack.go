@@ -22,7 +22,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/airlockhq/airlock/pkg/admin"
 	"github.com/airlockhq/airlock/pkg/bus"
@@ -68,13 +67,12 @@ type Stack struct {
 // Start brings every service up. cfg is modified: builtin:echo upstreams
 // are replaced with the echo server's URL. Close stops everything.
 func Start(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Logger) (st *Stack, err error) {
-	st = &Stack{log: log, cfg: cfg, dataDir: dataDir, Registry: prometheus.NewRegistry()}
+	st = &Stack{log: log, cfg: cfg, dataDir: dataDir, Registry: admin.NewRegistry()}
 	defer func() {
 		if err != nil {
 			st.Close()
 		}
 	}()
-	st.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	ingressMetrics, err := ingress.NewMetrics(st.Registry)
 	if err != nil {
 		return nil, err
@@ -115,7 +113,7 @@ func Start(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Lo
 	}
 	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := bus.Provision(pctx, js, bus.Limits{MaxAge: cfg.NATS.MaxAge, AuditMaxAge: cfg.NATS.AuditMaxAge, Replicas: cfg.NATS.Replicas}); err != nil {
+	if err := bus.Provision(pctx, js, bus.LimitsFrom(cfg)); err != nil {
 		return nil, err
 	}
 

@@ -62,8 +62,7 @@ func Request(req *event.Request, body []byte) (*Result, error) {
 	if body == nil && req.Body != nil {
 		body = req.Body.Inline
 	}
-	in := rules.InputFrom(req, body)
-	in.Request.Path = c.Path
+	in := rules.NewInput(req, body, c.Path)
 	res := &Result{Input: in, ForwardPath: c.ForwardPath}
 	truncated := req.Body != nil && req.Body.Truncated
 

@@ -9,16 +9,16 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
-	"net/http/cgi"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/airlockhq/airlock/pkg/gittest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/receive-pack and the fuzz corpus from what real git sends")
@@ -40,26 +40,10 @@ type gitServer struct {
 }
 
 // startGitServer serves root over smart HTTP until the test ends.
-func startGitServer(t *testing.T, git, root, home string) *gitServer {
+func startGitServer(t *testing.T, g gittest.Git, root string) *gitServer {
 	t.Helper()
-	backend := &cgi.Handler{
-		Path: git,
-		Args: []string{"http-backend"},
-		Env: []string{
-			"GIT_PROJECT_ROOT=" + root,
-			"GIT_HTTP_EXPORT_ALL=1",
-			"HOME=" + home,
-			"GIT_CONFIG_NOSYSTEM=1",
-		},
-		Stderr: testWriter{t},
-	}
 	s := &gitServer{}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(r.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
+	record := func(r *http.Request, body []byte) {
 		decoded := body
 		if r.Header.Get("Content-Encoding") == "gzip" {
 			zr, err := gzip.NewReader(bytes.NewReader(body))
@@ -67,20 +51,14 @@ func startGitServer(t *testing.T, git, root, home string) *gitServer {
 				decoded, err = io.ReadAll(zr)
 			}
 			if err != nil {
-				http.Error(w, err.Error(), http.StatusBadRequest)
-				return
+				t.Errorf("decoding a gzip body: %v", err)
 			}
 		}
 		s.mu.Lock()
 		s.requests = append(s.requests, capture{r.Method, r.URL.Path, r.URL.RawQuery, decoded})
 		s.mu.Unlock()
-		// git sends a large push chunked, which net/http/cgi refuses: pass
-		// the buffered body on with a length instead.
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-		r.TransferEncoding = nil
-		backend.ServeHTTP(w, r)
-	}))
+	}
+	srv := httptest.NewServer(g.Backend(t, root, record))
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
 	return s
@@ -95,54 +73,6 @@ func (s *gitServer) take() []capture {
 	return r
 }
 
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Logf("git http-backend: %s", bytes.TrimSpace(p))
-	return len(p), nil
-}
-
-// gitRunner runs git with a hermetic environment: no system or user
-// configuration, no proxy, fixed identities and dates so that object ids
-// do not change from run to run.
-type gitRunner struct {
-	git string
-	env []string
-}
-
-func newGitRunner(t *testing.T, home string) gitRunner {
-	t.Helper()
-	git, err := exec.LookPath("git")
-	if err != nil {
-		t.Skip("git not installed")
-	}
-	return gitRunner{git: git, env: []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + home,
-		"LC_ALL=C",
-		"GIT_CONFIG_NOSYSTEM=1",
-		"GIT_TERMINAL_PROMPT=0",
-		"GIT_AUTHOR_NAME=Airlock Test",
-		"GIT_AUTHOR_EMAIL=test@airlock.invalid",
-		"GIT_AUTHOR_DATE=2024-01-01T00:00:00Z",
-		"GIT_COMMITTER_NAME=Airlock Test",
-		"GIT_COMMITTER_EMAIL=test@airlock.invalid",
-		"GIT_COMMITTER_DATE=2024-01-01T00:00:00Z",
-	}}
-}
-
-func (g gitRunner) run(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(g.git, args...)
-	cmd.Dir = dir
-	cmd.Env = g.env
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // TestReceivePackFromGit pushes with real git to git http-backend and
 // checks ClassifyPath and ParseReceivePack on every request git sends.
 // With -update it also rewrites testdata/receive-pack and seeds the fuzz
@@ -155,17 +85,17 @@ func TestReceivePackFromGit(t *testing.T) {
 
 func testReceivePackFromGit(t *testing.T, format string) {
 	tmp := t.TempDir()
-	g := newGitRunner(t, tmp)
+	g := gittest.New(t, tmp)
 	root := filepath.Join(tmp, "srv")
 	bare := filepath.Join(root, "acme", "api.git")
-	g.run(t, tmp, "init", "--bare", "--object-format="+format, bare)
-	g.run(t, bare, "config", "http.receivepack", "true")
-	g.run(t, bare, "config", "receive.advertisePushOptions", "true")
-	srv := startGitServer(t, g.git, root, tmp)
+	g.Run(t, tmp, "init", "--bare", "--object-format="+format, bare)
+	g.Run(t, bare, "config", "http.receivepack", "true")
+	g.Run(t, bare, "config", "receive.advertisePushOptions", "true")
+	srv := startGitServer(t, g, root)
 
 	work := filepath.Join(tmp, "work")
-	g.run(t, tmp, "init", "--object-format="+format, "--initial-branch=main", work)
-	g.run(t, work, "remote", "add", "origin", srv.URL+"/acme/api.git")
+	g.Run(t, tmp, "init", "--object-format="+format, "--initial-branch=main", work)
+	g.Run(t, work, "remote", "add", "origin", srv.URL+"/acme/api.git")
 	zero := strings.Repeat("0", map[string]int{"sha1": 40, "sha256": 64}[format])
 
 	type want struct {
@@ -273,13 +203,13 @@ func testReceivePackFromGit(t *testing.T, format string) {
 			}
 		}
 		for _, args := range step.before {
-			g.run(t, work, args...)
+			g.Run(t, work, args...)
 		}
 		rev := func(r string) string {
 			if r == "" {
 				return zero
 			}
-			return g.run(t, work, "rev-parse", "--verify", r)
+			return g.Run(t, work, "rev-parse", "--verify", r)
 		}
 		var wantUpdates []RefUpdate
 		for _, w := range step.want {
@@ -295,7 +225,7 @@ func testReceivePackFromGit(t *testing.T, format string) {
 			wantUpdates = append(wantUpdates, u)
 		}
 		srv.take()
-		g.run(t, work, append([]string{"push"}, step.push...)...)
+		g.Run(t, work, append([]string{"push"}, step.push...)...)
 
 		var bodies [][]byte
 		for _, r := range srv.take() {
@@ -348,7 +278,7 @@ func testReceivePackFromGit(t *testing.T, format string) {
 	}
 
 	// A clone reads: both upload-pack requests classify as reads.
-	g.run(t, tmp, "clone", srv.URL+"/acme/api.git", filepath.Join(tmp, "clone"))
+	g.Run(t, tmp, "clone", srv.URL+"/acme/api.git", filepath.Join(tmp, "clone"))
 	var phases []string
 	for _, r := range srv.take() {
 		c := ClassifyPath(r.Method, r.Path, r.Query)

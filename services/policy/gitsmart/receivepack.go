@@ -139,19 +139,10 @@ func (p *pushParser) parse() error {
 func (p *pushParser) commands() error {
 	first := true
 	for {
-		off := p.r.off
-		kind, line, err := p.r.next()
-		if err != nil {
+		off, line, flush, err := p.dataLine("the command list")
+		if err != nil || flush {
 			return err
 		}
-		switch kind {
-		case pktFlush:
-			return nil
-		case pktData:
-		default:
-			return fmt.Errorf("offset %d: unexpected %s in the command list", off, kind)
-		}
-		line = bytes.TrimSuffix(line, []byte("\n"))
 
 		if oid, ok := bytes.CutPrefix(line, []byte("shallow ")); ok {
 			if !first {
@@ -324,23 +315,31 @@ func signatureStart(text []byte, last bool) int {
 	return found
 }
 
+// dataLine reads the next line of a section made of data pkt-lines ended
+// by a flush-pkt: the line without its newline, or flush at the end. off is
+// the line's offset, for errors.
+func (p *pushParser) dataLine(section string) (off int, line []byte, flush bool, err error) {
+	off = p.r.off
+	kind, line, err := p.r.next()
+	switch {
+	case err != nil:
+		return off, nil, false, err
+	case kind == pktFlush:
+		return off, nil, true, nil
+	case kind != pktData:
+		return off, nil, false, fmt.Errorf("offset %d: unexpected %s in %s", off, kind, section)
+	}
+	return off, bytes.TrimSuffix(line, []byte("\n")), false, nil
+}
+
 // options reads the push options that follow the command list, up to and
 // including their flush-pkt.
 func (p *pushParser) options() error {
 	for {
-		off := p.r.off
-		kind, line, err := p.r.next()
-		if err != nil {
+		off, line, flush, err := p.dataLine("the push options")
+		if err != nil || flush {
 			return err
 		}
-		switch kind {
-		case pktFlush:
-			return nil
-		case pktData:
-		default:
-			return fmt.Errorf("offset %d: unexpected %s in the push options", off, kind)
-		}
-		line = bytes.TrimSuffix(line, []byte("\n"))
 		if bytes.IndexByte(line, 0) >= 0 {
 			return fmt.Errorf("offset %d: NUL in a push option", off)
 		}

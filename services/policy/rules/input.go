@@ -24,14 +24,20 @@ type Input struct {
 	MCP       MCP
 }
 
-// InputFrom builds the input of a request event. body is the inspected body
-// when it was read from the object store; when it is nil, the event's
-// inline body is used.
+// InputFrom builds the input of a request event, its path put in canonical
+// form by CanonicalPath. body is the inspected body when it was read from
+// the object store; when it is nil, the event's inline body is used.
 func InputFrom(req *event.Request, body []byte) *Input {
+	return NewInput(req, body, CanonicalPath(req.Path))
+}
+
+// NewInput is InputFrom with the canonical path computed by the caller
+// (the classify package, which refuses what has no canonical form).
+func NewInput(req *event.Request, body []byte, path string) *Input {
 	in := &Input{
 		Request: Request{
 			Method:  req.Method,
-			Path:    CanonicalPath(req.Path),
+			Path:    path,
 			RawPath: req.Path,
 			Host:    req.Host,
 			Query:   firstValues(req.Query),

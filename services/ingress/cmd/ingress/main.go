@@ -16,10 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-
 	"github.com/airlockhq/airlock/pkg/admin"
 	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/config"
@@ -29,7 +25,7 @@ import (
 )
 
 func main() {
-	cfgPath := flag.String("config", envOr("AIRLOCK_CONFIG", "airlock.yaml"), "configuration file (env AIRLOCK_CONFIG)")
+	cfgPath := flag.String("config", config.PathFromEnv("airlock.yaml"), "configuration file (env "+config.EnvPath+")")
 	flag.Parse()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "ingress")
 	if err := run(*cfgPath, log); err != nil {
@@ -49,27 +45,12 @@ func run(cfgPath string, log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	nc, err := bus.Connect(cfg.NATS.URL, nil, "ingress", log, bus.WithAuth(bus.AuthFrom(cfg)))
+	nc, _, err := bus.Join(ctx, cfg, "ingress", log, subject.Stream, subject.AuditStream, bus.BodiesStream)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("opening jetstream: %w", err)
-	}
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if cfg.NATS.Provision {
-		err = bus.Provision(pctx, js, bus.Limits{MaxAge: cfg.NATS.MaxAge, AuditMaxAge: cfg.NATS.AuditMaxAge, Replicas: cfg.NATS.Replicas})
-	} else {
-		err = bus.AwaitStreams(pctx, js, time.Second, subject.Stream, subject.AuditStream, bus.BodiesStream)
-	}
-	if err != nil {
-		return err
-	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := admin.NewRegistry()
 	metrics, err := ingress.NewMetrics(reg)
 	if err != nil {
 		return err
@@ -106,11 +87,4 @@ func run(cfgPath string, log *slog.Logger) error {
 		}
 	}
 	return nil
-}
-
-func envOr(k, def string) string {
-	if v := os.Getenv(k); v != "" {
-		return v
-	}
-	return def
 }

@@ -16,11 +16,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/airlockhq/airlock/pkg/admin"
 	"github.com/airlockhq/airlock/pkg/bus"
@@ -39,11 +34,7 @@ func main() {
 }
 
 func run(log *slog.Logger) error {
-	def := os.Getenv("AIRLOCK_CONFIG")
-	if def == "" {
-		def = "airlock.yaml"
-	}
-	path := flag.String("config", def, "configuration file (default $AIRLOCK_CONFIG or airlock.yaml)")
+	path := flag.String("config", config.PathFromEnv("airlock.yaml"), "configuration file (env "+config.EnvPath+")")
 	flag.Parse()
 
 	cfg, err := config.Load(*path)
@@ -64,28 +55,13 @@ func run(log *slog.Logger) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	nc, err := bus.Connect(cfg.NATS.URL, nil, "policy", log, bus.WithAuth(bus.AuthFrom(cfg)))
+	nc, js, err := bus.Join(ctx, cfg, "policy", log, subject.Stream, bus.PoliciesStream, bus.BodiesStream)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return fmt.Errorf("opening jetstream: %w", err)
-	}
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	if cfg.NATS.Provision {
-		err = bus.Provision(pctx, js, bus.Limits{MaxAge: cfg.NATS.MaxAge, AuditMaxAge: cfg.NATS.AuditMaxAge, Replicas: cfg.NATS.Replicas})
-	} else {
-		err = bus.AwaitStreams(pctx, js, time.Second, subject.Stream, bus.PoliciesStream, bus.BodiesStream)
-	}
-	cancel()
-	if err != nil {
-		return err
-	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg := admin.NewRegistry()
 	metrics, err := policy.NewMetrics(reg)
 	if err != nil {
 		return err
