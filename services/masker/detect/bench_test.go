@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	gldetect "github.com/zricethezav/gitleaks/v8/detect"
+
+	"github.com/airlockhq/airlock/services/masker/corpus"
 )
 
 var (
@@ -16,10 +18,10 @@ var (
 func benchJSON() []byte {
 	benchOnce.Do(func() {
 		var secrets []string
-		for _, s := range samples[:6] {
-			secrets = append(secrets, s.secret)
+		for _, rule := range []string{"github-pat", "github-fine-grained-pat", "github-oauth", "github-app-token", "aws-access-token", "slack-bot-token"} {
+			secrets = append(secrets, corpus.Of(rule).Value)
 		}
-		benchInput = gitHubJSON(1<<20, 1, secrets)
+		benchInput = corpus.GitHubJSON(1<<20, 1, secrets)
 	})
 	return benchInput
 }

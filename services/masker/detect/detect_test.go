@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/airlockhq/airlock/services/masker/corpus"
 )
 
 func TestCatalogueLoaded(t *testing.T) {
@@ -37,30 +39,35 @@ func TestCatalogueLoaded(t *testing.T) {
 	}
 }
 
+// TestSamples masks the corpus's documents (secrets of more than 60 rules
+// in JSON, text and source files): the engine finds exactly their secrets,
+// and Mask replaces each with its placeholder.
 func TestSamples(t *testing.T) {
 	d := detector(t)
-	for _, s := range samples {
-		t.Run(s.rule, func(t *testing.T) {
-			in := []byte(s.input())
-			got := d.Find(in)
-			if len(got) != 1 {
-				t.Fatalf("%d findings, want 1: %v", len(got), describe(in, got))
+	for _, doc := range corpus.Documents() {
+		t.Run(doc.Name, func(t *testing.T) {
+			got := d.Find(doc.Data)
+			if len(got) != len(doc.Secrets) {
+				t.Fatalf("%d findings, want %d: %v", len(got), len(doc.Secrets), describe(doc.Data, got))
 			}
-			f := got[0]
-			if f.RuleID != s.rule || string(in[f.Start:f.End]) != s.secret {
-				t.Fatalf("found %s %q, want %s %q", f.RuleID, in[f.Start:f.End], s.rule, s.secret)
+			want, custom := string(doc.Data), string(doc.Data)
+			for i, f := range got {
+				s := doc.Secrets[i]
+				if f.RuleID != s.Rule || string(doc.Data[f.Start:f.End]) != s.Value {
+					t.Fatalf("found %s %q, want %s %q", f.RuleID, doc.Data[f.Start:f.End], s.Rule, s.Value)
+				}
+				want = strings.Replace(want, s.Value, "[MASKED:"+s.Rule+"]", 1)
+				custom = strings.Replace(custom, s.Value, "<"+strings.ToUpper(s.Rule)+">", 1)
 			}
-			masked, fs := d.Mask(in, nil)
-			want := strings.ReplaceAll(s.text, "{S}", "[MASKED:"+s.rule+"]")
+			masked, fs := d.Mask(doc.Data, nil)
 			if string(masked) != want {
 				t.Errorf("Mask = %q, want %q", masked, want)
 			}
 			if !slices.Equal(fs, got) {
 				t.Errorf("Mask findings %v, Find %v", fs, got)
 			}
-			custom, _ := d.Mask(in, func(id string) string { return "<" + strings.ToUpper(id) + ">" })
-			if !bytes.Contains(custom, []byte("<"+strings.ToUpper(s.rule)+">")) {
-				t.Errorf("custom placeholder not used: %q", custom)
+			if got, _ := d.Mask(doc.Data, func(id string) string { return "<" + strings.ToUpper(id) + ">" }); string(got) != custom {
+				t.Errorf("custom placeholder not used: %q", got)
 			}
 		})
 	}
@@ -109,12 +116,14 @@ func TestExampleKeysAllowlisted(t *testing.T) {
 // placeholders.
 func TestMaskKeepsJSONValid(t *testing.T) {
 	d := detector(t)
+	secret := func(rule string) string { return corpus.Of(rule).Value }
+	secrets := []string{secret("github-pat"), secret("slack-webhook-url"), secret("github-oauth"), secret("npm-access-token"), secret("gitlab-pat"), secret("openai-api-key"), secret("anthropic-api-key")}
 	doc := map[string]any{
 		"repo":   "acme/api",
-		"token":  samples[0].secret,
-		"nested": map[string]any{"private_key": pemKey("json", 10), "webhook": samples[8].secret},
-		"list":   []any{"x\"" + samples[3].secret + "\\", "\u00e9 " + samples[18].secret + "\n", `\` + samples[19].secret},
-		"env":    "OPENAI_API_KEY=" + samples[16].secret + "\nANTHROPIC_API_KEY=" + samples[17].secret,
+		"token":  secrets[0],
+		"nested": map[string]any{"private_key": corpus.PEMKey("json", 10), "webhook": secrets[1]},
+		"list":   []any{"x\"" + secrets[2] + "\\", "\u00e9 " + secrets[3] + "\n", `\` + secrets[4]},
+		"env":    "OPENAI_API_KEY=" + secrets[5] + "\nANTHROPIC_API_KEY=" + secrets[6],
 	}
 	for _, indent := range []bool{false, true} {
 		var in []byte
@@ -134,7 +143,7 @@ func TestMaskKeepsJSONValid(t *testing.T) {
 		if !json.Valid(masked) {
 			t.Fatalf("masked JSON is invalid: %s", masked)
 		}
-		for _, s := range []string{samples[0].secret, samples[3].secret, samples[8].secret, samples[16].secret, samples[17].secret, samples[18].secret, samples[19].secret} {
+		for _, s := range secrets {
 			if bytes.Contains(masked, []byte(s)) {
 				t.Errorf("secret %q survives", s)
 			}
@@ -181,7 +190,7 @@ func TestEscapeSpan(t *testing.T) {
 func TestNoFindingsOnGitHubJSON(t *testing.T) {
 	d := detector(t)
 	for seed := range uint64(3) {
-		data := gitHubJSON(256<<10, 100+seed, nil)
+		data := corpus.GitHubJSON(256<<10, 100+seed, nil)
 		if fs := d.Find(data); len(fs) != 0 {
 			t.Errorf("seed %d: %d findings: %v", seed, len(fs), describe(data, fs[:min(len(fs), 10)]))
 		}
@@ -210,7 +219,7 @@ func TestSecretsNearWindowEdges(t *testing.T) {
 			t.Errorf("%q: the engine finds %q, gitleaks nothing", in, got)
 		}
 	}
-	value := fake("edge", alnum, 151)
+	value := corpus.Fake("edge", corpus.Alnum, 151)
 	for _, ident := range []int{0, 1, 2, 30, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 60} {
 		for _, vlen := range []int{9, 10, 11, 12, 100, 149, 150, 151} {
 			name := strings.Repeat("x", max(0, ident-6)) + "_token"
@@ -221,12 +230,12 @@ func TestSecretsNearWindowEdges(t *testing.T) {
 			check(fmt.Sprintf("  %s: %s", name, value[:vlen]))
 		}
 	}
-	for _, s := range samples {
+	for _, s := range corpus.Secrets() {
 		for pad := range 3 {
 			// The secret alone, at the very start and end, and with one or
 			// two bytes around it.
-			check(strings.Repeat(" ", pad) + s.secret + strings.Repeat("\n", pad))
-			check(strings.Repeat("a", pad) + s.secret + strings.Repeat("b", pad))
+			check(strings.Repeat(" ", pad) + s.Value + strings.Repeat("\n", pad))
+			check(strings.Repeat("a", pad) + s.Value + strings.Repeat("b", pad))
 		}
 	}
 }
@@ -238,7 +247,7 @@ func TestMaxSecretLen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	short, long := pemKey("short", 6), pemKey("long", 12)
+	short, long := corpus.PEMKey("short", 6), corpus.PEMKey("long", 12)
 	if len(short) > 600 || len(long) <= 600 {
 		t.Fatalf("lengths %d, %d", len(short), len(long))
 	}
@@ -265,17 +274,19 @@ func TestExtraRulesAndAllowlists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	internal := "alk_live_" + fake("alk", "abcdefghijklmnopqrstuvwxyz0123456789", 32)
-	fixture := "ghp_" + strings.Repeat("0", 4) + fake("fixture", alnum, 32)
+	internal := "alk_live_" + corpus.Fake("alk", corpus.LowerAlnum, 32)
+	fixture := "ghp_" + strings.Repeat("0", 4) + corpus.Fake("fixture", corpus.Alnum, 32)
+	pat := corpus.Of("github-pat").Value
+	twilio := "twilio: " + corpus.Of("twilio-api-key").Value
 	for _, tc := range []struct {
 		in   string
 		want []string
 	}{
 		{"AIRLOCK_TOKEN=" + internal + "\n", []string{"airlock-internal-token " + internal}},
-		{"token=" + samples[0].secret + "\n", []string{"github-pat " + samples[0].secret}},
+		{"token=" + pat + "\n", []string{"github-pat " + pat}},
 		{"GH=" + fixture + "\n", nil},                   // the targeted allowlist
 		{"STRIPE=sk_live_testfixture0000000000\n", nil}, // the added stopword
-		{samples[21].input(), nil},                      // twilio-api-key is disabled
+		{twilio, nil}, // twilio-api-key is disabled
 	} {
 		var got []string
 		for _, f := range d.Find([]byte(tc.in)) {
@@ -287,7 +298,7 @@ func TestExtraRulesAndAllowlists(t *testing.T) {
 	}
 	// The default catalogue finds what the extra config allows.
 	base := detector(t)
-	for _, in := range []string{"GH=" + fixture + "\n", samples[21].input()} {
+	for _, in := range []string{"GH=" + fixture + "\n", twilio} {
 		if len(base.Find([]byte(in))) != 1 {
 			t.Errorf("%q: the default catalogue does not find it", in)
 		}
@@ -324,7 +335,7 @@ func TestExtraErrors(t *testing.T) {
 // cover every candidate it overlaps.
 func TestOverlaps(t *testing.T) {
 	d := detector(t)
-	pat := samples[0].secret
+	pat := corpus.Of("github-pat").Value
 	// generic-api-key and github-pat both match the same secret.
 	in := []byte("GITHUB_API_KEY=" + pat + "\n")
 	if fs := d.Find(in); len(fs) != 1 || fs[0].RuleID != "github-pat" || string(in[fs[0].Start:fs[0].End]) != pat {
@@ -349,17 +360,18 @@ func TestOverlaps(t *testing.T) {
 }
 
 func TestFingerprint(t *testing.T) {
-	a := Fingerprint([]byte("salt"), []byte(samples[0].secret))
+	pat, other := corpus.Of("github-pat").Value, corpus.Of("github-oauth").Value
+	a := Fingerprint([]byte("salt"), []byte(pat))
 	if len(a) != 64 || strings.Trim(a, "0123456789abcdef") != "" {
 		t.Fatalf("fingerprint %q is not 64 hex digits", a)
 	}
-	if a != Fingerprint([]byte("salt"), []byte(samples[0].secret)) {
+	if a != Fingerprint([]byte("salt"), []byte(pat)) {
 		t.Error("not deterministic")
 	}
-	if a == Fingerprint([]byte("pepper"), []byte(samples[0].secret)) {
+	if a == Fingerprint([]byte("pepper"), []byte(pat)) {
 		t.Error("salt ignored")
 	}
-	if a == Fingerprint([]byte("salt"), []byte(samples[1].secret)) {
+	if a == Fingerprint([]byte("salt"), []byte(other)) {
 		t.Error("secret ignored")
 	}
 }
@@ -379,7 +391,7 @@ func TestShannonEntropy(t *testing.T) {
 		}
 		return e
 	}
-	for _, s := range []string{"", "a", "aaaa", "ab", "abcd", samples[0].secret, "héllo wörld", "\xff\xfe\xff", "日本語のテキスト"} {
+	for _, s := range []string{"", "a", "aaaa", "ab", "abcd", corpus.Of("github-pat").Value, "héllo wörld", "\xff\xfe\xff", "日本語のテキスト"} {
 		if got, want := shannonEntropy([]byte(s)), ref(s); math.Abs(got-want) > 1e-12 {
 			t.Errorf("entropy(%q) = %v, want %v", s, got, want)
 		}
@@ -388,7 +400,7 @@ func TestShannonEntropy(t *testing.T) {
 
 func TestConcurrentUse(t *testing.T) {
 	d := detector(t)
-	data := gitHubJSON(64<<10, 9, []string{samples[0].secret, samples[5].secret})
+	data := corpus.GitHubJSON(64<<10, 9, []string{corpus.Of("github-pat").Value, corpus.Of("aws-access-token").Value})
 	want := d.Find(data)
 	done := make(chan []Finding)
 	for range 4 {

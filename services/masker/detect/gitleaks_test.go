@@ -11,6 +11,8 @@ import (
 	"unicode"
 
 	gldetect "github.com/zricethezav/gitleaks/v8/detect"
+
+	"github.com/airlockhq/airlock/services/masker/corpus"
 )
 
 var (
@@ -83,7 +85,7 @@ func generate(re *syntax.Regexp, rng *rand.Rand, b *strings.Builder) {
 			b.WriteRune(re.Rune[0])
 		}
 	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
-		b.WriteByte(alnum[rng.IntN(len(alnum))])
+		b.WriteByte(corpus.Alnum[rng.IntN(len(corpus.Alnum))])
 	case syntax.OpCapture:
 		generate(re.Sub[0], rng, b)
 	case syntax.OpConcat:
@@ -114,8 +116,10 @@ func generate(re *syntax.Regexp, rng *rand.Rand, b *strings.Builder) {
 }
 
 // differentialCorpus builds inputs with, for every catalogue rule, strings
-// generated from its regex in a few contexts, plus the samples and GitHub
-// JSON with secrets in it.
+// generated from its regex in a few contexts, plus the corpus's secrets in
+// GitHub JSON and in random text. (The corpus's documents, with the same
+// secrets in context, have a differential test of their own in package
+// corpus.)
 func differentialCorpus(t testing.TB, perRule int) [][]byte {
 	t.Helper()
 	d := detector(t)
@@ -140,13 +144,12 @@ func differentialCorpus(t testing.TB, perRule int) [][]byte {
 	}
 	docs = append(docs, []byte(doc.String()))
 	var all []string
-	for _, s := range samples {
-		docs = append(docs, []byte(s.input()))
-		all = append(all, s.secret)
+	for _, s := range corpus.Secrets() {
+		all = append(all, s.Value)
 	}
-	docs = append(docs, gitHubJSON(64<<10, 5, all))
+	docs = append(docs, corpus.GitHubJSON(64<<10, 5, all))
 	for seed := range uint64(4) {
-		docs = append(docs, randomText(rand.New(rand.NewPCG(seed, 99)), 16<<10, all))
+		docs = append(docs, corpus.RandomText(rand.New(rand.NewPCG(seed, 99)), 16<<10, all))
 	}
 	docs = append(docs, []byte("[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"))
 	return docs
@@ -198,9 +201,9 @@ func TestGitleaksDifferential(t *testing.T) {
 // their secrets next to their keyword, and not far from it.
 func TestContextKeywordRules(t *testing.T) {
 	d := detector(t)
-	airtable := "pat" + fake("air1", alnum, 14) + "." + fake("air2", lowerHex, 64)
-	fb := "1234567890123456|" + fake("fb", alnum, 32)
-	sg := fake("sg", lowerHex, 40)
+	airtable := "pat" + corpus.Fake("air1", corpus.Alnum, 14) + "." + corpus.Fake("air2", corpus.LowerHex, 64)
+	fb := "1234567890123456|" + corpus.Fake("fb", corpus.Alnum, 32)
+	sg := corpus.Fake("sg", corpus.LowerHex, 40)
 	for _, tc := range []struct{ rule, near, far string }{
 		{"airtable-personnal-access-token", "AIRTABLE_PAT " + airtable, "airtable\n" + strings.Repeat("filler ", 20) + airtable},
 		{"facebook-access-token", "facebook " + fb, "facebook\n" + strings.Repeat("filler ", 30) + fb},

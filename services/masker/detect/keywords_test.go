@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	ahocorasick "github.com/BobuSumisu/aho-corasick"
+	"github.com/airlockhq/airlock/services/masker/corpus"
 )
 
 // TestKeywordDFAMatchesGitleaksTrie checks that the keyword automaton reports
@@ -22,7 +23,7 @@ func TestKeywordDFAMatchesGitleaksTrie(t *testing.T) {
 	trie := ahocorasick.NewTrieBuilder().AddStrings(keywords).Build()
 
 	rng := rand.New(rand.NewPCG(1, 2))
-	inputs := [][]byte{nil, []byte("a"), []byte("GHP_ghp_Ghp_"), gitHubJSON(40_000, 3, nil)}
+	inputs := [][]byte{nil, []byte("a"), []byte("GHP_ghp_Ghp_"), corpus.GitHubJSON(40_000, 3, nil)}
 	for range 20 {
 		n := rng.IntN(20_000)
 		b := make([]byte, n)

@@ -107,16 +107,52 @@ func (m *MaskingWriter) Findings() []Finding { return m.findings }
 // flush masks the pending bytes but the last reach (all of them when final)
 // and writes them.
 func (m *MaskingWriter) flush(final bool) error {
-	data := m.buf
-	from, to := m.keep, len(data)
-	if !final {
-		to -= m.d.reach
+	c := m.d.MaskChunk(m.buf, m.keep, final, m.placeholder)
+	for _, f := range c.Findings {
+		m.findings = append(m.findings, Finding{RuleID: f.RuleID, Start: int(m.off) + f.Start, End: int(m.off) + f.End})
 	}
-	found := m.d.findMasked(data, m.placeholder)
+	if _, err := m.w.Write(c.Masked); err != nil {
+		m.err = fmt.Errorf("writing masked stream: %w", err)
+		return m.err
+	}
+	n := copy(m.buf, m.buf[c.Next:])
+	m.buf = m.buf[:n]
+	m.keep = c.UpTo - c.Next
+	m.off += int64(c.Next)
+	return nil
+}
+
+// Chunk is what MaskChunk made of one buffer of a stream.
+type Chunk struct {
+	// Masked is buf[keep:UpTo], masked: what may be written out now.
+	Masked []byte
+	// UpTo is how far into buf Masked reaches.
+	UpTo int
+	// Next is where the next buffer starts: the bytes from Next to UpTo
+	// are context for it (already written), those from UpTo on are still
+	// pending.
+	Next int
+	// Findings are the secrets in buf[keep:UpTo], at offsets in buf.
+	Findings []Finding
+}
+
+// MaskChunk is one step of masking a stream, with all of its state in the
+// arguments, so that the caller may keep that state elsewhere (the ingress
+// does, and sends each buffer to whichever masker replica is free). buf is
+// context already written (buf[:keep]) then pending bytes; MaskChunk masks
+// the pending bytes but the last Reach — all of them when final — and says
+// where the next buffer starts. Feeding it buffers of Reach+StreamChunk
+// pending bytes or more makes progress on every call.
+func (d *Detector) MaskChunk(buf []byte, keep int, final bool, placeholder func(ruleID string) string) Chunk {
+	from, to := keep, len(buf)
+	if !final {
+		to = max(from, to-d.reach)
+	}
+	found := d.findMasked(buf, placeholder)
 	// Stop before a secret that goes on past what is written now: the next
-	// flush, with more context after it, masks it whole.
+	// call, with more context after it, masks it whole.
 	for _, f := range found {
-		start, end := escapeSpan(data, f.Start, f.End)
+		start, end := escapeSpan(buf, f.Start, f.End)
 		if start < to && end > to {
 			to = max(start, from)
 			break
@@ -125,7 +161,7 @@ func (m *MaskingWriter) flush(final bool) error {
 	if to == from && !final && len(found) > 0 {
 		// A secret longer than a chunk: mask it as it is now, rather than
 		// hold more than the bound.
-		to = len(data) - m.d.reach
+		to = max(from, len(buf)-d.reach)
 	}
 	var out []Finding
 	for _, f := range found {
@@ -133,20 +169,13 @@ func (m *MaskingWriter) flush(final bool) error {
 			continue
 		}
 		out = append(out, f)
-		m.findings = append(m.findings, Finding{RuleID: f.RuleID, Start: int(m.off) + f.Start, End: int(m.off) + f.End})
 	}
-	masked := maskSpans(data, out, m.placeholder, from, to)
-	if _, err := m.w.Write(masked); err != nil {
-		m.err = fmt.Errorf("writing masked stream: %w", err)
-		return m.err
+	return Chunk{
+		Masked:   maskSpans(buf, out, placeholder, from, to),
+		UpTo:     to,
+		Next:     max(0, to-d.reach),
+		Findings: out,
 	}
-	// Keep reach bytes before to as context, then the pending rest.
-	start := max(0, to-m.d.reach)
-	n := copy(m.buf, data[start:])
-	m.buf = m.buf[:n]
-	m.keep = to - start
-	m.off += int64(start)
-	return nil
 }
 
 var _ io.WriteCloser = (*MaskingWriter)(nil)

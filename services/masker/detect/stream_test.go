@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/airlockhq/airlock/services/masker/corpus"
 )
 
 // streamMask writes data to a MaskingWriter with the given chunk size in
@@ -43,9 +45,14 @@ func TestWriterSecretAcrossChunks(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	const chunk = 2 << 10
-	key := sample{"private-key", "{S}", pemKey("sweep", 3)}
-	for _, s := range []sample{samples[0], samples[8], key, samples[14], samples[16]} {
-		in := "\n" + s.input() + "\n"
+	for _, s := range []struct{ rule, before, secret string }{
+		{"github-pat", "export GITHUB_TOKEN=", corpus.Of("github-pat").Value},
+		{"slack-webhook-url", `curl -X POST -d '{"text":"hi"}' `, corpus.Of("slack-webhook-url").Value},
+		{"private-key", "", corpus.PEMKey("sweep", 3)},
+		{"generic-api-key", `API_KEY = "`, corpus.Fake("generic", corpus.Alnum, 32)},
+		{"openai-api-key", "OPENAI_API_KEY=", corpus.Of("openai-api-key").Value},
+	} {
+		in := "\n" + s.before + s.secret + "\n"
 		filler := strings.Repeat("lorem ipsum dolor sit amet\n", (chunk+d.reach)/16)
 		// The first flush comes when chunk+reach bytes are pending and
 		// writes the first chunk: place the secret so that this boundary
@@ -76,19 +83,17 @@ func TestWriterSecretAcrossChunks(t *testing.T) {
 // compares with Mask of the whole.
 func TestWriterEqualsMask(t *testing.T) {
 	d := detector(t)
+	bare := bareSecrets(t) // secrets that need no context
 	rng := rand.New(rand.NewPCG(5, 6))
 	for i := range 12 {
 		var secrets []string
 		for len(secrets) < 1+i%8 {
-			// Secrets that need no context (not the generic rule's).
-			if s := samples[rng.IntN(len(samples))]; s.rule != "generic-api-key" {
-				secrets = append(secrets, s.secret)
-			}
+			secrets = append(secrets, bare[rng.IntN(len(bare))].Value)
 		}
-		data := gitHubJSON(32<<10+rng.IntN(400<<10), uint64(i), secrets)
+		data := corpus.GitHubJSON(32<<10+rng.IntN(400<<10), uint64(i), secrets)
 		if i%3 == 0 {
 			// Also plain text, secrets in random places.
-			data = randomText(rng, 100<<10, secrets)
+			data = corpus.RandomText(rng, 100<<10, secrets)
 		}
 		want, wantF := d.Mask(data, nil)
 		chunk := []int{1 << 10, 8 << 10, StreamChunk}[i%3]
@@ -103,22 +108,6 @@ func TestWriterEqualsMask(t *testing.T) {
 			t.Errorf("document %d: %d findings for %d secrets", i, len(wantF), len(secrets))
 		}
 	}
-}
-
-// randomText is n bytes of words, punctuation and line breaks with the
-// secrets planted at random places, each after a separator.
-func randomText(rng *rand.Rand, n int, secrets []string) []byte {
-	var b []byte
-	seps := []string{" ", "\n", ": ", " = ", "\t", `"`, ", "}
-	for len(b) < n {
-		b = append(b, words[rng.IntN(len(words))]...)
-		b = append(b, seps[rng.IntN(len(seps))]...)
-	}
-	for _, s := range secrets {
-		at := rng.IntN(len(b))
-		b = slices.Concat(b[:at], []byte(" "+s+"\n"), b[at:])
-	}
-	return b
 }
 
 type failingWriter struct{}
@@ -150,7 +139,7 @@ func TestWriterBoundedMemory(t *testing.T) {
 	d := detector(t)
 	var out countingWriter
 	w := d.NewWriter(&out, nil)
-	block := randomText(rand.New(rand.NewPCG(7, 8)), 1<<20, []string{samples[0].secret})
+	block := corpus.RandomText(rand.New(rand.NewPCG(7, 8)), 1<<20, []string{corpus.Of("github-pat").Value})
 	for range 8 {
 		if _, err := w.Write(block); err != nil {
 			t.Fatal(err)

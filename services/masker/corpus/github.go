@@ -1,22 +1,23 @@
-package detect
+package corpus
 
 import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 )
 
-// gitHubJSON generates a JSON array, about size bytes long, of objects shaped
+// GitHubJSON generates a JSON array, about size bytes long, of objects shaped
 // like GitHub REST API responses: repositories (every *_url field), commits
 // (shas, a PGP signature, a signed payload), issues (markdown bodies) and
 // users, with node ids in both the legacy and the current format. The
 // output is the same for the same seed. secrets, if any, are placed as
 // string values of plausible fields spread evenly through the document.
-func gitHubJSON(size int, seed uint64, secrets []string) []byte {
-	g := &ghGen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+func GitHubJSON(size int, seed uint64, secrets []string) []byte {
+	g := newGHGen(seed)
 	var items []any
 	n := 0
 	next := 0
@@ -53,15 +54,15 @@ func gitHubJSON(size int, seed uint64, secrets []string) []byte {
 	return b
 }
 
+// ghGen makes the parts of GitHub API responses.
 type ghGen struct {
 	rng *rand.Rand
 	id  int
 }
 
-const (
-	lowerAlnum = "abcdefghijklmnopqrstuvwxyz0123456789"
-	hexDigits  = "0123456789abcdef"
-)
+func newGHGen(seed uint64) *ghGen {
+	return &ghGen{rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
 
 var words = strings.Fields(`the a to of and in for is on that with this be it as by
 are from at or fix add update remove refactor test docs support handle error
@@ -79,10 +80,10 @@ func (g *ghGen) pick(s string, n int) string {
 	return string(b)
 }
 
-func (g *ghGen) sha() string { return g.pick(hexDigits, 40) }
+func (g *ghGen) sha() string { return g.pick(LowerHex, 40) }
 
 func (g *ghGen) login() string {
-	return g.pick("abcdefghijklmnopqrstuvwxyz", 3+g.rng.IntN(6)) + g.pick(lowerAlnum, g.rng.IntN(4))
+	return g.pick("abcdefghijklmnopqrstuvwxyz", 3+g.rng.IntN(6)) + g.pick(LowerAlnum, g.rng.IntN(4))
 }
 
 func (g *ghGen) sentence(n int) string {
@@ -106,7 +107,7 @@ func legacyNodeID(typ string, id int) string {
 
 // nodeID is the current format: a type prefix and base64url of packed ids.
 func (g *ghGen) nodeID(prefix string) string {
-	return prefix + "_kgDO" + g.pick("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", 6+g.rng.IntN(6))
+	return prefix + "_kgDO" + g.pick(base64URL, 6+g.rng.IntN(6))
 }
 
 func (g *ghGen) nextID() int {
@@ -265,11 +266,11 @@ func (g *ghGen) commit() map[string]any {
 	parent := g.sha()
 	msg := g.sentence(4+g.rng.IntN(8)) + "\n\n" + g.sentence(20+g.rng.IntN(30)) + "\n\nSigned-off-by: " + person["name"].(string) + " <" + person["email"].(string) + ">"
 	payload := fmt.Sprintf("tree %s\nparent %s\nauthor %s <%s> 1700000000 +0000\ncommitter GitHub <noreply@github.com> 1700000000 +0000\n\n%s", tree, parent, person["name"], person["email"], msg)
-	sig := "-----BEGIN PGP SIGNATURE-----\n\nwsFcBAABCAAQBQJl" + g.pick("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 60)
+	sig := "-----BEGIN PGP SIGNATURE-----\n\nwsFcBAABCAAQBQJl" + g.pick(Base64, 60)
 	for range 6 {
-		sig += "\n" + g.pick("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 64)
+		sig += "\n" + g.pick(Base64, 64)
 	}
-	sig += "\n=" + g.pick("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 4) + "\n-----END PGP SIGNATURE-----\n"
+	sig += "\n=" + g.pick(Base64, 4) + "\n-----END PGP SIGNATURE-----\n"
 	return map[string]any{
 		"sha":     sha,
 		"node_id": legacyNodeID("Commit", g.nextID()),
@@ -315,7 +316,7 @@ func (g *ghGen) issue() map[string]any {
 		"number":             num,
 		"title":              g.sentence(5 + g.rng.IntN(6)),
 		"user":               g.user(),
-		"labels":             []any{map[string]any{"id": g.nextID(), "node_id": g.nodeID("LA"), "url": "https://api.github.com/repos/" + full + "/labels/bug", "name": "bug", "color": g.pick(hexDigits, 6), "default": true, "description": "Something isn't working"}},
+		"labels":             []any{map[string]any{"id": g.nextID(), "node_id": g.nodeID("LA"), "url": "https://api.github.com/repos/" + full + "/labels/bug", "name": "bug", "color": g.pick(LowerHex, 6), "default": true, "description": "Something isn't working"}},
 		"state":              "open",
 		"locked":             false,
 		"assignee":           nil,
@@ -331,5 +332,136 @@ func (g *ghGen) issue() map[string]any {
 		"reactions":          map[string]any{"url": u + "/reactions", "total_count": 0, "+1": 0, "-1": 0, "laugh": 0, "hooray": 0, "confused": 0, "heart": 0, "rocket": 0, "eyes": 0},
 		"timeline_url":       u + "/timeline",
 		"state_reason":       nil,
+	}
+}
+
+// RandomText is about n bytes of words, punctuation and line breaks, with
+// the secrets planted at random places, each after a space and before a
+// newline.
+func RandomText(rng *rand.Rand, n int, secrets []string) []byte {
+	var b []byte
+	seps := []string{" ", "\n", ": ", " = ", "\t", `"`, ", "}
+	for len(b) < n {
+		b = append(b, words[rng.IntN(len(words))]...)
+		b = append(b, seps[rng.IntN(len(seps))]...)
+	}
+	for _, s := range secrets {
+		at := rng.IntN(len(b))
+		b = slices.Concat(b[:at], []byte(" "+s+"\n"), b[at:])
+	}
+	return b
+}
+
+// fullName is an owner/repository name.
+func (g *ghGen) fullName() string {
+	return g.login() + "/" + g.login() + "-" + words[g.rng.IntN(len(words))]
+}
+
+// gist is a gist as GET /gists/{id} returns it, with one file.
+func (g *ghGen) gist(filename, language, content string) map[string]any {
+	id := g.pick(LowerHex, 32)
+	owner := g.user()
+	u := "https://api.github.com/gists/" + id
+	return map[string]any{
+		"url":          u,
+		"forks_url":    u + "/forks",
+		"commits_url":  u + "/commits",
+		"id":           id,
+		"node_id":      g.nodeID("G"),
+		"git_pull_url": "https://gist.github.com/" + id + ".git",
+		"git_push_url": "https://gist.github.com/" + id + ".git",
+		"html_url":     "https://gist.github.com/" + owner["login"].(string) + "/" + id,
+		"files": map[string]any{filename: map[string]any{
+			"filename":  filename,
+			"type":      "text/plain",
+			"language":  language,
+			"raw_url":   "https://gist.githubusercontent.com/" + owner["login"].(string) + "/" + id + "/raw/" + g.sha() + "/" + filename,
+			"size":      len(content),
+			"truncated": false,
+			"content":   content,
+		}},
+		"public":       false,
+		"created_at":   g.when(),
+		"updated_at":   g.when(),
+		"description":  g.sentence(3 + g.rng.IntN(5)),
+		"comments":     0,
+		"user":         nil,
+		"comments_url": u + "/comments",
+		"owner":        owner,
+		"truncated":    false,
+	}
+}
+
+// commitWithPatch is a commit as GET /repos/{owner}/{repo}/commits/{ref}
+// returns it, with one changed file and its patch.
+func (g *ghGen) commitWithPatch(filename, patch string) map[string]any {
+	c := g.commit()
+	full := strings.TrimPrefix(c["html_url"].(string), "https://github.com/")
+	full = full[:strings.Index(full, "/commit/")]
+	sha := c["sha"].(string)
+	adds := strings.Count(patch, "\n+")
+	c["files"] = []any{map[string]any{
+		"sha":          g.sha(),
+		"filename":     filename,
+		"status":       "modified",
+		"additions":    adds,
+		"deletions":    0,
+		"changes":      adds,
+		"blob_url":     "https://github.com/" + full + "/blob/" + sha + "/" + filename,
+		"raw_url":      "https://github.com/" + full + "/raw/" + sha + "/" + filename,
+		"contents_url": "https://api.github.com/repos/" + full + "/contents/" + filename + "?ref=" + sha,
+		"patch":        patch,
+	}}
+	return c
+}
+
+// issueComment is a comment as GET /repos/{owner}/{repo}/issues/comments/{id}
+// returns it.
+func (g *ghGen) issueComment(body string) map[string]any {
+	full := g.fullName()
+	id := g.nextID()
+	num := 1 + g.rng.IntN(3000)
+	return map[string]any{
+		"url":                      fmt.Sprintf("https://api.github.com/repos/%s/issues/comments/%d", full, id),
+		"html_url":                 fmt.Sprintf("https://github.com/%s/issues/%d#issuecomment-%d", full, num, id),
+		"issue_url":                fmt.Sprintf("https://api.github.com/repos/%s/issues/%d", full, num),
+		"id":                       id,
+		"node_id":                  g.nodeID("IC"),
+		"user":                     g.user(),
+		"created_at":               g.when(),
+		"updated_at":               g.when(),
+		"author_association":       "CONTRIBUTOR",
+		"body":                     body,
+		"reactions":                map[string]any{"url": fmt.Sprintf("https://api.github.com/repos/%s/issues/comments/%d/reactions", full, id), "total_count": 0, "+1": 0, "-1": 0, "laugh": 0, "hooray": 0, "confused": 0, "heart": 0, "rocket": 0, "eyes": 0},
+		"performed_via_github_app": nil,
+	}
+}
+
+// deployment is a deployment as GET /repos/{owner}/{repo}/deployments/{id}
+// returns it: payload is whatever the caller of the deployments API put
+// there, often the configuration the deploy job needs.
+func (g *ghGen) deployment(payload map[string]any) map[string]any {
+	full := g.fullName()
+	id := g.nextID()
+	u := fmt.Sprintf("https://api.github.com/repos/%s/deployments/%d", full, id)
+	env := []string{"production", "staging", "preview"}[g.rng.IntN(3)]
+	return map[string]any{
+		"url":                    u,
+		"id":                     id,
+		"node_id":                g.nodeID("DE"),
+		"sha":                    g.sha(),
+		"ref":                    "main",
+		"task":                   "deploy",
+		"payload":                payload,
+		"original_environment":   env,
+		"environment":            env,
+		"description":            "Deploy requested by " + g.login(),
+		"creator":                g.user(),
+		"created_at":             g.when(),
+		"updated_at":             g.when(),
+		"statuses_url":           u + "/statuses",
+		"repository_url":         "https://api.github.com/repos/" + full,
+		"transient_environment":  false,
+		"production_environment": env == "production",
 	}
 }
