@@ -9,6 +9,10 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
+// BaseURL is where every schema's $id lives: refs between them resolve
+// against it.
+const BaseURL = "https://airlock.dev/schemas/"
+
 var (
 	compileOnce sync.Once
 	compiled    map[string]*jsonschema.Schema
@@ -45,9 +49,10 @@ func compileAll() {
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
 	compiled = map[string]*jsonschema.Schema{}
+	// Every resource first, so that one schema may refer to another
+	// (finding.v1.json) whatever the order of the files.
 	for _, e := range entries {
 		name := e.Name()
-		event, _, _ := strings.Cut(name, ".")
 		data, err := FS.ReadFile(name)
 		if err != nil {
 			compileErr = fmt.Errorf("reading schema %s: %w", name, err)
@@ -58,11 +63,15 @@ func compileAll() {
 			compileErr = fmt.Errorf("decoding schema %s: %w", name, err)
 			return
 		}
-		if err := c.AddResource(name, doc); err != nil {
+		if err := c.AddResource(BaseURL+name, doc); err != nil {
 			compileErr = fmt.Errorf("adding schema %s: %w", name, err)
 			return
 		}
-		s, err := c.Compile(name)
+	}
+	for _, e := range entries {
+		name := e.Name()
+		event, _, _ := strings.Cut(name, ".")
+		s, err := c.Compile(BaseURL + name)
 		if err != nil {
 			compileErr = fmt.Errorf("compiling schema %s: %w", name, err)
 			return

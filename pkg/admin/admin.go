@@ -3,7 +3,10 @@
 package admin
 
 import (
+	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -57,4 +60,25 @@ func NewRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
+}
+
+// Start serves g's metrics and ready's health on addr, in the background,
+// and returns the server to close. An addr of "none" serves nothing and
+// returns nil.
+func Start(addr string, g prometheus.Gatherer, ready func() error, log *slog.Logger) (*http.Server, error) {
+	if addr == "none" {
+		return nil, nil
+	}
+	srv := NewServer(addr, Handler(g, ready))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("starting admin listener: %w", err)
+	}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin listener stopped", "err", err)
+		}
+	}()
+	log.Info("admin listening", "addr", ln.Addr().String())
+	return srv, nil
 }

@@ -195,6 +195,9 @@ func TestServicesMayDoOnlyTheirOwnWork(t *testing.T) {
 			{"ingress", "$KV.airlock-grants.x", GrantsStream},
 			{"policy", "$KV.airlock-grants.x", GrantsStream},
 			{"masker", "$KV.airlock-grants.x", GrantsStream},
+			{"masker", "airlock.mask.x", ""},
+			{"masker", "_INBOX.ingress.x", ""},
+			{"policy", "airlock.mask.x", ""},
 			{"policy", "$KV.airlock-policies.active", PoliciesStream},
 			{"ingress", "$KV.airlock-policies.active", PoliciesStream},
 			{"ingress", "$JS.API.STREAM.DELETE." + subject.AuditStream, ""},
@@ -238,6 +241,9 @@ func TestServicesMayDoOnlyTheirOwnWork(t *testing.T) {
 			{"ingress", "_INBOX.policy.>"},
 			{"policy", "_INBOX.ingress.>"},
 			{"cli", "airlock.>"},
+			{"recorder", "airlock.mask.>"},
+			{"recorder", "airlock.mask.demo"},
+			{"policy", "airlock.mask.>"},
 		}
 		for _, tt := range subscribes {
 			t.Run(tt.user+" subscribes "+tt.subject, func(t *testing.T) {
@@ -392,9 +398,19 @@ func TestServicesMayDoOnlyTheirOwnWork(t *testing.T) {
 			t.Fatal("async publishes not acked")
 		}
 
-		// The masker publishes on its own subject, which the recorder sees.
-		if err := c["masker"].nc.Publish("airlock.mask.x", []byte(`{}`)); err != nil {
+		// The ingress asks the masker, which answers once.
+		sub, err := c["masker"].nc.QueueSubscribe(subject.Mask("demo"), subject.MaskQueue, func(m *nats.Msg) {
+			_ = m.Respond([]byte("masked"))
+		})
+		if err != nil {
 			t.Fatal(err)
+		}
+		defer func() { _ = sub.Unsubscribe() }()
+		if err := c["masker"].nc.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if reply, err := ing.nc.Request(subject.Mask("demo"), []byte("raw body"), 2*time.Second); err != nil || string(reply.Data) != "masked" {
+			t.Fatalf("ingress asks the masker: %v", err)
 		}
 		for _, cl := range c {
 			cl.noViolation(t)
@@ -406,11 +422,22 @@ func TestServicesMayDoOnlyTheirOwnWork(t *testing.T) {
 				break
 			}
 			seen[m.Subject] = true
-			if seen["airlock.mask.x"] && seen[subject.Audit("demo")] {
+			if seen[subject.Audit("demo")] {
 				break
 			}
 		}
-		for _, want := range []string{subject.Request("demo", id), subject.Verdict(id), subject.DecisionPrefix + id, "airlock.mask.x", subject.Audit("demo")} {
+		// The piece was sent after the audit event: wait past it.
+		for {
+			m, err := witness.NextMsg(300 * time.Millisecond)
+			if err != nil {
+				break
+			}
+			seen[m.Subject] = true
+		}
+		if seen[subject.Mask("demo")] {
+			t.Error("the recorder saw a piece of a body before masking")
+		}
+		for _, want := range []string{subject.Request("demo", id), subject.Verdict(id), subject.DecisionPrefix + id, subject.Audit("demo")} {
 			if !seen[want] {
 				t.Errorf("the recorder did not see %s (saw %v)", want, seen)
 			}

@@ -41,6 +41,7 @@ const (
 	// on one host with one configuration.
 	DefaultIngressAdminListen = "127.0.0.1:9091"
 	DefaultPolicyAdminListen  = "127.0.0.1:9092"
+	DefaultMaskerAdminListen  = "127.0.0.1:9093"
 	// ListenNone turns a listener off.
 	ListenNone = "none"
 )
@@ -68,6 +69,8 @@ type Config struct {
 	Policies []string `yaml:"policies"`
 	// Admin says where each service serves its metrics and health checks.
 	Admin Admin `yaml:"admin"`
+	// Masking configures the masker.
+	Masking Masking `yaml:"masking"`
 
 	// dir is the directory of the file, for relative paths.
 	dir string
@@ -143,6 +146,9 @@ type Admin struct {
 	// Policy is where the standalone policy binary serves its own.
 	// Default 127.0.0.1:9092.
 	Policy string `yaml:"policy"`
+	// Masker is where the masker service serves them. Default
+	// 127.0.0.1:9093.
+	Masker string `yaml:"masker"`
 }
 
 // EmbeddedNATS configures the in-process nats-server.
@@ -223,6 +229,59 @@ type Connection struct {
 	// response headers; then the agent gets 504. The body, once started,
 	// streams without a deadline.
 	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
+	// Masking sends the connection's bodies through the masker: response
+	// bodies are masked, request bodies scanned for policy. Default true.
+	Masking *bool `yaml:"masking"`
+}
+
+// MaskingOn says whether the connection's bodies go through the masker.
+func (c Connection) MaskingOn() bool { return c.Masking == nil || *c.Masking }
+
+// Masking configures the masker.
+type Masking struct {
+	// Placeholder replaces a secret; "{rule}" is replaced by the rule's
+	// id. Default "[MASKED:{rule}]". It may not hold a quote or a
+	// backslash: a masked JSON document stays valid.
+	Placeholder string `yaml:"placeholder"`
+	// Salt keys the fingerprints of findings (HMAC-SHA256). Give every
+	// masker replica the same salt, from the environment, so that the
+	// same secret has the same fingerprint everywhere; empty means a
+	// random salt per process.
+	Salt string `yaml:"salt"`
+	// Rules is a TOML file of extra detection rules and allowlists in
+	// gitleaks' format, relative to this file ([extend] disabledRules
+	// turns catalogue rules off).
+	Rules string `yaml:"rules"`
+	// Fields are JSON field rules: the values of these keys are masked
+	// whatever they hold. A key (password), a path ending in one
+	// (credentials.password, *.private_key) or from the root ($.a.b).
+	// Unset means DefaultMaskFields; [] means none.
+	Fields []string `yaml:"fields"`
+	// ScanBinary masks binary content types (images, archives, git packs)
+	// too; by default they pass unscanned.
+	ScanBinary bool `yaml:"scan_binary"`
+	// Timeout bounds each round trip from the ingress to the masker; then
+	// the response is refused. Default 5s.
+	Timeout time.Duration `yaml:"timeout"`
+	// WholeLimit is the largest body masked as one document (JSON field
+	// rules, base64 content); larger bodies are masked as text, a piece at
+	// a time. Default 4MiB, at most 7MiB (the bus's payload limit is 8).
+	WholeLimit ByteSize `yaml:"whole_limit"`
+}
+
+// Masking defaults.
+const (
+	DefaultMaskPlaceholder = "[MASKED:{rule}]"
+	DefaultMaskTimeout     = 5 * time.Second
+	DefaultMaskWholeLimit  = 4 << 20
+	MaxMaskWholeLimit      = 7 << 20
+)
+
+// DefaultMaskFields are the JSON keys whose values are masked whatever
+// they hold.
+var DefaultMaskFields = []string{
+	"password", "passwd", "client_secret", "private_key", "secret_key",
+	"access_token", "refresh_token", "api_key",
 }
 
 // Credential says where a connection's service credential comes from and
@@ -283,6 +342,21 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Admin.Policy == "" {
 		c.Admin.Policy = DefaultPolicyAdminListen
+	}
+	if c.Admin.Masker == "" {
+		c.Admin.Masker = DefaultMaskerAdminListen
+	}
+	if c.Masking.Placeholder == "" {
+		c.Masking.Placeholder = DefaultMaskPlaceholder
+	}
+	if c.Masking.Fields == nil {
+		c.Masking.Fields = DefaultMaskFields
+	}
+	if c.Masking.Timeout == 0 {
+		c.Masking.Timeout = DefaultMaskTimeout
+	}
+	if c.Masking.WholeLimit == 0 {
+		c.Masking.WholeLimit = DefaultMaskWholeLimit
 	}
 	if c.Identity.ClockSkew == 0 {
 		c.Identity.ClockSkew = DefaultClockSkew

@@ -147,10 +147,20 @@ func (c *Config) Validate() []Problem {
 		{"$.admin.listen", c.Admin.Listen},
 		{"$.admin.ingress", c.Admin.Ingress},
 		{"$.admin.policy", c.Admin.Policy},
+		{"$.admin.masker", c.Admin.Masker},
 	} {
 		if l.addr != ListenNone {
 			checkListen(add, l.path, l.addr)
 		}
+	}
+	if m := c.Masking; strings.ContainsAny(m.Placeholder, `"\`) {
+		add("$.masking.placeholder", "may not hold a quote or a backslash: a masked JSON document must stay valid")
+	}
+	if c.Masking.Timeout < 0 {
+		add("$.masking.timeout", "must be positive")
+	}
+	if l := c.Masking.WholeLimit; l < 0 || l > MaxMaskWholeLimit {
+		add("$.masking.whole_limit", "must be between 0 and 7MiB")
 	}
 	// The agents' port never serves the operators' endpoints.
 	if sameListen(c.Admin.Listen, c.Ingress.Listen) {

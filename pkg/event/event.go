@@ -50,6 +50,25 @@ type Body struct {
 	// Object names the object-store entry holding the inspected bytes when
 	// they do not fit the inline limit.
 	Object string `json:"object,omitempty"`
+	// Masked is true when the masker replaced secrets in what Inline or
+	// Object hold: the bus never carries them. SHA256 is of the bytes the
+	// agent sent.
+	Masked bool `json:"masked,omitempty"`
+}
+
+// Finding is a secret the masker found: the rule, where, and a salted
+// fingerprint of the value. Never the value.
+type Finding struct {
+	// Rule is the detector rule (gitleaks' id, or an Airlock extra) or
+	// "field:<pattern>" for a JSON field rule.
+	Rule string `json:"rule"`
+	// Location says where: "body@<offset>" in the decoded body, a JSON
+	// path ("$.content (base64)@<offset>", "$.user.password"), or the file
+	// a pushed commit adds it in ("push:config/prod.pem").
+	Location string `json:"location"`
+	// Fingerprint is the hex HMAC-SHA256 of the value under the
+	// deployment's salt: the same secret seen twice has the same one.
+	Fingerprint string `json:"fingerprint,omitempty"`
 }
 
 // Request is published by the ingress for every authenticated request, on
@@ -74,6 +93,9 @@ type Request struct {
 	// Proxy-Authorization, Cookie), canonical names.
 	Headers map[string][]string `json:"headers"`
 	Body    *Body               `json:"body,omitempty"`
+	// Findings are the secrets the masker found in the outgoing body (or
+	// in the files a git push adds): policy may deny on them.
+	Findings []Finding `json:"findings,omitempty"`
 }
 
 // Verdict is the policy service's answer to a request, on subject.Verdict(id).
@@ -144,6 +166,10 @@ type Response struct {
 	UpstreamMillis float64 `json:"upstream_ms"`
 	// Error says what went wrong, if anything.
 	Error string `json:"error,omitempty"`
+	// Masked is true when the body went through the masker.
+	Masked bool `json:"masked,omitempty"`
+	// Findings are the secrets masked in the response body.
+	Findings []Finding `json:"findings,omitempty"`
 }
 
 // Audit is the compact, one-per-request record that operators subscribe to,
@@ -173,6 +199,8 @@ type Audit struct {
 	Status   int    `json:"status"`
 	// LatencyMillis is the whole time spent in the gateway and upstream.
 	LatencyMillis float64 `json:"latency_ms"`
+	// Findings counts the secrets masked, both directions.
+	Findings int `json:"findings,omitempty"`
 }
 
 // Decisions in audit events beyond the verdict effects.

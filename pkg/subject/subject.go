@@ -37,6 +37,18 @@ var StreamSubjects = []string{
 // AuditStreamSubjects are the subjects of AuditStream.
 var AuditStreamSubjects = []string{AuditPrefix + ">"}
 
+// Masking is request-reply on core NATS, outside the streams: a body is
+// transient, and what stays (the masked response event) is journaled by the
+// ingress. Masker replicas share the work as one queue group.
+const (
+	MaskPrefix = "airlock.mask."
+	// MaskQueue is the masker's queue group.
+	MaskQueue = "masker"
+)
+
+// Mask is the subject the ingress sends a connection's bodies to.
+func Mask(conn string) string { return MaskPrefix + Token(conn) }
+
 // Durable consumers, one per consuming service.
 const (
 	PolicyConsumer = "policy"
