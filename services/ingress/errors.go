@@ -27,6 +27,9 @@ const (
 	errBadRequest        = "bad_request"
 	errUpstream          = "upstream_error"
 	errUpstreamTimeout   = "upstream_timeout"
+	errMaskerUnavailable = "masker_unavailable"
+	errMaskingFailed     = "masking_failed"
+	errUninspectableBody = "uninspectable_body"
 )
 
 func writeRefusal(w http.ResponseWriter, status int, r refusal) {

@@ -9,6 +9,7 @@ replace (
 
 require (
 	github.com/airlockhq/airlock/pkg v0.0.0-00010101000000-000000000000
+	github.com/andybalholm/brotli v1.2.0
 	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/go-jose/go-jose/v4 v4.1.8
 	github.com/nats-io/nats.go v1.55.0

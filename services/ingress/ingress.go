@@ -26,6 +26,7 @@ import (
 	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/config"
 	"github.com/airlockhq/airlock/pkg/event"
+	"github.com/airlockhq/airlock/pkg/maskstream"
 	"github.com/airlockhq/airlock/pkg/subject"
 	"github.com/airlockhq/airlock/services/ingress/identity"
 )
@@ -35,13 +36,16 @@ const RequestIDHeader = "X-Airlock-Request-Id"
 
 // Server is the ingress HTTP handler.
 type Server struct {
-	cfg      config.Ingress
-	nc       *nats.Conn
-	js       jetstream.JetStream
-	bodies   *bus.Bodies
-	verifier *identity.Verifier
-	log      *slog.Logger
-	metrics  *Metrics
+	cfg    config.Ingress
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	bodies *bus.Bodies
+	masker *maskstream.Client
+	// cfgMasking is the masking section: what is scanned.
+	cfgMasking config.Masking
+	verifier   *identity.Verifier
+	log        *slog.Logger
+	metrics    *Metrics
 
 	conns   map[string]*connection
 	byHost  map[string]*connection
@@ -56,6 +60,8 @@ type connection struct {
 	cred      credential
 	proxy     *httputil.ReverseProxy
 	m         *connMetrics
+	// masking sends bodies through the masker.
+	masking bool
 }
 
 // New builds the ingress from the configuration. It subscribes to verdicts
@@ -75,15 +81,23 @@ func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *sl
 		return nil, fmt.Errorf("opening jetstream: %w", err)
 	}
 	s := &Server{
-		cfg:      cfg.Ingress,
-		nc:       nc,
-		js:       js,
-		bodies:   bus.NewBodies(js),
-		verifier: verifier,
-		log:      log,
-		metrics:  m,
-		conns:    map[string]*connection{},
-		byHost:   map[string]*connection{},
+		cfg:        cfg.Ingress,
+		nc:         nc,
+		js:         js,
+		bodies:     bus.NewBodies(js),
+		masker:     maskstream.NewClient(nc),
+		cfgMasking: cfg.Masking,
+		verifier:   verifier,
+		log:        log,
+		metrics:    m,
+		conns:      map[string]*connection{},
+		byHost:     map[string]*connection{},
+	}
+	if t := cfg.Masking.Timeout; t > 0 {
+		s.masker.Timeout = t
+	}
+	if l := int(cfg.Masking.WholeLimit); l > 0 {
+		s.masker.WholeLimit = l
 	}
 	for _, c := range cfg.Connections {
 		up, err := url.Parse(c.Upstream)
@@ -98,7 +112,7 @@ func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *sl
 			log.Warn("connection has no credential: its requests will be refused until it is set",
 				"connection", c.Name, "source", cred.source)
 		}
-		cn := &connection{name: c.Name, typ: c.Type, upstream: up, cred: cred, m: m.connection(c.Name)}
+		cn := &connection{name: c.Name, typ: c.Type, upstream: up, cred: cred, m: m.connection(c.Name), masking: c.MaskingOn()}
 		cn.proxy = s.newProxy(cn, newTransport(c.UpstreamTimeout))
 		s.conns[c.Name] = cn
 		for _, h := range c.Hosts {
@@ -187,9 +201,24 @@ func (s *Server) newProxy(cn *connection, transport http.RoundTripper) *httputil
 				}
 			}
 			out.Header.Set(cn.cred.header, cn.cred.value)
+			if cn.masking {
+				// Only codings Airlock can decode, so that it can mask.
+				if ae := acceptEncoding(out.Header.Get("Accept-Encoding")); ae != "" {
+					out.Header.Set("Accept-Encoding", ae)
+				} else {
+					out.Header.Del("Accept-Encoding")
+				}
+			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			st := stateFrom(r.Context())
+			if st != nil && st.maskErr != nil {
+				status, ref := maskingRefusal(st.maskErr, st.id())
+				st.upstreamErr = "masking: " + st.maskErr.Error()
+				s.log.Warn("response withheld: masking failed", "request_id", st.id(), "connection", cn.name, "err", st.maskErr)
+				writeRefusal(w, status, ref)
+				return
+			}
 			status, code := http.StatusBadGateway, errUpstream
 			var ne net.Error
 			if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
@@ -212,6 +241,14 @@ func (s *Server) newProxy(cn *connection, transport http.RoundTripper) *httputil
 				if strings.HasPrefix(k, "X-Airlock-") {
 					resp.Header.Del(k)
 				}
+			}
+			st := stateFrom(resp.Request.Context())
+			if st == nil {
+				return errors.New("request state lost")
+			}
+			if err := s.maskResponse(resp, cn, st); err != nil {
+				st.maskErr = err
+				return err
 			}
 			return nil
 		},

@@ -85,7 +85,7 @@ func startGateway(t *testing.T) *gateway {
 identity: {dev_issuer: {enabled: true}}
 ingress: {decision_timeout: 5s}
 connections:
-  - {name: demo, type: http, upstream: %q, credential: {value: svc-credential}}
+  - {name: demo, type: http, upstream: %q, credential: {value: svc-credential}, masking: false}
 policies: [unused.yaml]
 `, upstream.URL)))
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/airlockhq/airlock/pkg/event"
+	"github.com/airlockhq/airlock/pkg/maskstream"
 	"github.com/airlockhq/airlock/pkg/subject"
 	"github.com/airlockhq/airlock/services/ingress/identity"
 )
@@ -30,6 +31,21 @@ type requestState struct {
 	forwardedAt    time.Time
 	upstreamMillis float64
 	upstreamErr    string
+	// reqFindings are the secrets the masker found in the request body.
+	reqFindings []event.Finding
+	// masking masks the response body, when it goes through the masker.
+	masking *maskstream.Reader
+	// maskErr is why the response could not be masked.
+	maskErr error
+}
+
+// findings are the secrets found, both directions.
+func (st *requestState) findings() int {
+	n := len(st.reqFindings)
+	if st.masking != nil {
+		n += len(st.masking.Findings())
+	}
+	return n
 }
 
 func (st *requestState) id() string {
@@ -73,6 +89,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	audit := event.Audit{V: event.Version, ID: st.reqID, Connection: cn.name, Method: r.Method, Path: rest, Groups: []string{}}
 	finish := func(status int, decision, rule, reason string) {
 		audit.Time = time.Now().UTC()
+		audit.Findings = st.findings()
 		audit.Status, audit.Decision, audit.Rule, audit.Reason = status, decision, rule, reason
 		audit.LatencyMillis = millisSince(start)
 		cn.m.count(decision)
@@ -139,8 +156,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	default:
 		log.Info("refused: policy", "connection", cn.name, "rule", verdict.Rule)
-		writeRefusal(w, http.StatusForbidden, refusal{Error: errDenied, Reason: verdict.Reason, Rule: verdict.Rule, RequestID: st.reqID})
-		finish(http.StatusForbidden, event.EffectDeny, verdict.Rule, verdict.Reason)
+		reason := verdict.Reason + secretsFound(st.reqFindings)
+		writeRefusal(w, http.StatusForbidden, refusal{Error: errDenied, Reason: reason, Rule: verdict.Rule, RequestID: st.reqID})
+		finish(http.StatusForbidden, event.EffectDeny, verdict.Rule, reason)
 		s.publishResponse(st, cn, http.StatusForbidden, false, 0, 0)
 		return
 	}
@@ -161,9 +179,43 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	cw := &countingWriter{ResponseWriter: w}
 	st.forwardedAt = time.Now()
-	cn.proxy.ServeHTTP(cw, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	if aborted := s.forward(cn, cw, r.WithContext(context.WithValue(r.Context(), stateKey{}, st))); aborted != nil {
+		// The body was cut off (the masker failed mid-stream, or the
+		// agent went away): record that, then abort the connection so the
+		// agent cannot take a partial body for a whole one.
+		log.Warn("response cut off", "connection", cn.name, "err", st.maskErrOr("aborted"))
+		finish(cw.status(), event.EffectAllow, verdict.Rule, "response cut off")
+		s.publishResponse(st, cn, cw.status(), true, counted.n, cw.n)
+		panic(aborted)
+	}
 	finish(cw.status(), event.EffectAllow, verdict.Rule, verdict.Reason)
 	s.publishResponse(st, cn, cw.status(), true, counted.n, cw.n)
+}
+
+// forward runs the reverse proxy, returning what it panicked with when it
+// aborted the response (http.ErrAbortHandler) so that the caller records
+// the outcome before passing the panic on.
+func (s *Server) forward(cn *connection, w http.ResponseWriter, r *http.Request) (aborted any) {
+	defer func() {
+		if p := recover(); p != nil {
+			if p != http.ErrAbortHandler { //nolint:errorlint // the sentinel is panicked as is
+				panic(p)
+			}
+			aborted = p
+		}
+	}()
+	cn.proxy.ServeHTTP(w, r)
+	return nil
+}
+
+// maskErrOr is why masking stopped, or def.
+func (st *requestState) maskErrOr(def string) string {
+	if st.masking != nil {
+		if err := st.masking.Err(); err != nil {
+			return err.Error()
+		}
+	}
+	return def
 }
 
 // route finds the connection by Host, else by the first path segment.
@@ -237,10 +289,22 @@ func (s *Server) decide(r *http.Request, st *requestState, cn *connection, rest 
 		b.Size = int64(len(inspected))
 		sum := sha256.Sum256(inspected)
 		b.SHA256 = hex.EncodeToString(sum[:])
+		masked, findings, err := s.scanRequest(ctx, r, cn, st.reqID, inspected, b.Truncated)
+		if err != nil {
+			var un errUninspectable
+			if errors.As(err, &un) {
+				return nil, http.StatusUnsupportedMediaType, &refusal{Error: errUninspectableBody,
+					Reason: "request bodies with content-encoding " + un.encoding + " cannot be inspected", RequestID: st.reqID}
+			}
+			status, ref := maskingRefusal(err, st.reqID)
+			return nil, status, &ref
+		}
+		st.reqFindings, ev.Findings = findings, findings
+		b.Masked = len(findings) > 0
 		if b.Size <= int64(s.cfg.InlineLimit) {
-			b.Inline = inspected
+			b.Inline = masked
 		} else {
-			name, err := s.bodies.Put(ctx, st.reqID, inspected)
+			name, err := s.bodies.Put(ctx, st.reqID, masked)
 			if err != nil {
 				return nil, http.StatusServiceUnavailable, &refusal{Error: errBusUnavailable,
 					Reason: "could not store the request body for inspection", RequestID: st.reqID}
@@ -283,11 +347,15 @@ func (s *Server) publishResponse(st *requestState, cn *connection, status int, f
 	if status < 100 || status > 599 {
 		status = http.StatusBadRequest
 	}
-	s.publishAsync(subject.Response(st.reqID), st.reqID+":resp", event.Response{
+	ev := event.Response{
 		V: event.Version, ID: st.reqID, Time: time.Now().UTC(), Connection: cn.name,
 		Status: status, Forwarded: forwarded, BytesIn: in, BytesOut: out,
 		UpstreamMillis: st.upstreamMillis, Error: st.upstreamErr,
-	})
+	}
+	if st.masking != nil {
+		ev.Masked, ev.Findings = true, st.masking.Findings()
+	}
+	s.publishAsync(subject.Response(st.reqID), st.reqID+":resp", ev)
 }
 
 // publishAsync journals an event without holding the request: the ack is

@@ -24,9 +24,31 @@ type Reply struct {
 	BodyBytes     int64  `json:"body_bytes"`
 }
 
+// LeakyPath is the one path where the echo upstream plays a misconfigured
+// service: it answers with made-up credentials, so that the tour shows the
+// masker at work.
+const LeakyPath = "/leaky/settings.json"
+
+// leaky is what LeakyPath answers. The values are made up, shaped like the
+// real thing so that the detectors recognise them.
+const leaky = `{
+  "service": "billing-api",
+  "region": "eu-west-1",
+  "aws_access_key_id": "AKIAZ4MBQ7X2RTL9WNCE",
+  "github_token": "ghp_8Kq2ZxV7mN4pL9sT3wR6yB1cF5hJ0dGaE2uQ",
+  "database": {"host": "db.internal", "password": "correct-horse-battery-staple"},
+  "note": "agents should never see the values above"
+}
+`
+
 // Handler serves the echo upstream.
 func Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == LeakyPath {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, leaky)
+			return
+		}
 		n, _ := io.Copy(io.Discard, r.Body)
 		rep := Reply{Method: r.Method, Path: r.URL.EscapedPath(), Query: r.URL.RawQuery, Headers: map[string]string{}, BodyBytes: n}
 		for k, v := range r.Header {

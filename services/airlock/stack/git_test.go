@@ -45,20 +45,7 @@ const gitPolicy = `rules:
 // every request carries the service credential and never the agent's
 // token; the bus events must say what each push did.
 func TestGitThroughTheGateway(t *testing.T) {
-	tmp := t.TempDir()
-	local := gittest.New(t, filepath.Join(tmp, "home"))
-	root := filepath.Join(tmp, "srv")
-	bare := filepath.Join(root, "acme", "api.git")
-
-	// The upstream repository, seeded directly, not through the gateway.
-	local.Run(t, tmp, "init", "--bare", "--initial-branch=main", bare)
-	local.Run(t, bare, "config", "http.receivepack", "true")
-	seed := filepath.Join(tmp, "seed")
-	local.Run(t, tmp, "init", "--initial-branch=main", seed)
-	writeFile(t, filepath.Join(seed, "README"), "seed\n")
-	local.Run(t, seed, "add", "README")
-	local.Run(t, seed, "commit", "-m", "seed")
-	local.Run(t, seed, "push", bare, "main")
+	tmp, local, root, bare := seedRepo(t)
 
 	ts := startStackWith(t, stackOptions{
 		decisionTimeout: 5 * time.Second,
@@ -141,6 +128,26 @@ func TestGitThroughTheGateway(t *testing.T) {
 	}
 }
 
+// seedRepo makes the upstream repository acme/api.git under root, with
+// one commit on main, seeded directly, not through the gateway; local is
+// a hermetic git client.
+func seedRepo(t *testing.T) (tmp string, local gittest.Git, root, bare string) {
+	t.Helper()
+	tmp = t.TempDir()
+	local = gittest.New(t, filepath.Join(tmp, "home"))
+	root = filepath.Join(tmp, "srv")
+	bare = filepath.Join(root, "acme", "api.git")
+	local.Run(t, tmp, "init", "--bare", "--initial-branch=main", bare)
+	local.Run(t, bare, "config", "http.receivepack", "true")
+	seed := filepath.Join(tmp, "seed")
+	local.Run(t, tmp, "init", "--initial-branch=main", seed)
+	writeFile(t, filepath.Join(seed, "README"), "seed\n")
+	local.Run(t, seed, "add", "README")
+	local.Run(t, seed, "commit", "-m", "seed")
+	local.Run(t, seed, "push", bare, "main")
+	return tmp, local, root, bare
+}
+
 // checkPush checks a push's exchanges: advertisements allowed by
 // agents-push and one rpc touching ref, decided effect by rule, whose
 // summary contains summary. It returns the rpc, nil when there is none.
@@ -178,6 +185,9 @@ func checkPush(t *testing.T, step string, xs []exchange, effect, rule, ref, summ
 
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}

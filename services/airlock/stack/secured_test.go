@@ -21,9 +21,11 @@ import (
 	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/config"
 	"github.com/airlockhq/airlock/pkg/devissuer"
+	"github.com/airlockhq/airlock/pkg/maskstream"
 	"github.com/airlockhq/airlock/pkg/subject"
 	"github.com/airlockhq/airlock/services/ingress"
 	"github.com/airlockhq/airlock/services/ingress/identity"
+	"github.com/airlockhq/airlock/services/masker"
 	"github.com/airlockhq/airlock/services/policy"
 )
 
@@ -163,6 +165,25 @@ policies: [deny-all.yaml]
 			t.Fatalf("the pushed rules never arrived\n%s", logs)
 		case <-time.After(10 * time.Millisecond):
 		}
+	}
+
+	// masker, as the masker user: answers the ingress's pieces.
+	mnc, err := bus.Connect(ns.ClientURL(), nil, "masker", log.With("service", "masker"), bus.WithAuth(bus.Auth{User: "masker", Password: passwords["masker"]}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(mnc.Close)
+	mk, err := masker.New(cfg, log.With("service", "masker"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msrv, err := maskstream.Serve(mnc, mk.Handle, log.With("service", "masker"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = msrv.Drain() })
+	if err := mnc.Flush(); err != nil {
+		t.Fatal(err)
 	}
 
 	// ingress, as the ingress user named in the configuration.

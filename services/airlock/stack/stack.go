@@ -27,9 +27,11 @@ import (
 	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/config"
 	"github.com/airlockhq/airlock/pkg/devissuer"
+	"github.com/airlockhq/airlock/pkg/maskstream"
 	"github.com/airlockhq/airlock/services/airlock/echo"
 	"github.com/airlockhq/airlock/services/ingress"
 	"github.com/airlockhq/airlock/services/ingress/identity"
+	"github.com/airlockhq/airlock/services/masker"
 	"github.com/airlockhq/airlock/services/policy"
 	"github.com/airlockhq/airlock/services/policy/rules"
 )
@@ -60,6 +62,10 @@ type Stack struct {
 	policySv *policy.Service
 	policyWG sync.WaitGroup
 	policyM  *policy.Metrics
+	maskerMu sync.Mutex
+	masker   *masker.Masker
+	maskerNC *nats.Conn
+	maskerSv *maskstream.Server
 	cfg      *config.Config
 	dataDir  string
 }
@@ -78,6 +84,13 @@ func Start(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Lo
 		return nil, err
 	}
 	if st.policyM, err = policy.NewMetrics(st.Registry); err != nil {
+		return nil, err
+	}
+	maskerM, err := masker.NewMetrics(st.Registry)
+	if err != nil {
+		return nil, err
+	}
+	if st.masker, err = masker.New(cfg, log.With("service", "masker"), maskerM); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
@@ -149,6 +162,9 @@ func Start(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Lo
 	if err := st.StartPolicy(ctx); err != nil {
 		return nil, err
 	}
+	if err := st.StartMasker(); err != nil {
+		return nil, err
+	}
 
 	verifier := identity.New(issuers, cfg.Identity.ClockSkew, nil)
 	st.ingress, err = ingress.New(cfg, nc, verifier, log.With("service", "ingress"), ingressMetrics)
@@ -188,6 +204,13 @@ func (st *Stack) Ready() error {
 	} else if err := svc.Ready(); err != nil {
 		errs = append(errs, fmt.Errorf("policy: %w", err))
 	}
+	st.maskerMu.Lock()
+	if st.maskerSv == nil {
+		errs = append(errs, errors.New("masker: stopped"))
+	} else if !st.maskerNC.IsConnected() {
+		errs = append(errs, errors.New("masker: not connected to the bus"))
+	}
+	st.maskerMu.Unlock()
 	return errors.Join(errs...)
 }
 
@@ -253,6 +276,45 @@ func (st *Stack) StopPolicy() {
 	st.policy, st.policyNC, st.policySv = nil, nil, nil
 }
 
+// StartMasker starts the masker service on its own bus connection.
+func (st *Stack) StartMasker() error {
+	st.maskerMu.Lock()
+	defer st.maskerMu.Unlock()
+	if st.maskerSv != nil {
+		return errors.New("masker already running")
+	}
+	log := st.log.With("service", "masker")
+	nc, err := bus.Connect(st.cfg.NATS.URL, st.ns, "masker", log, bus.WithAuth(bus.AuthFrom(st.cfg)))
+	if err != nil {
+		return err
+	}
+	srv, err := maskstream.Serve(nc, st.masker.Handle, log)
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("starting the masker: %w", err)
+	}
+	// Serve's subscription must reach the server before a request is
+	// masked: a piece sent first would find no responder.
+	if err := nc.Flush(); err != nil {
+		nc.Close()
+		return fmt.Errorf("starting the masker: %w", err)
+	}
+	st.maskerNC, st.maskerSv = nc, srv
+	return nil
+}
+
+// StopMasker stops the masker service, as a crash would: bodies that must
+// be masked are then refused.
+func (st *Stack) StopMasker() {
+	st.maskerMu.Lock()
+	defer st.maskerMu.Unlock()
+	if st.maskerSv == nil {
+		return
+	}
+	st.maskerNC.Close()
+	st.maskerNC, st.maskerSv = nil, nil
+}
+
 func (st *Stack) serve(ln net.Listener, h http.Handler) {
 	st.serveHTTP(&http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}, ln)
 }
@@ -278,6 +340,7 @@ func (st *Stack) Close() {
 		_ = st.ingress.Close()
 	}
 	st.StopPolicy()
+	st.StopMasker()
 	for _, nc := range st.conns {
 		nc.Close()
 	}

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -133,6 +134,8 @@ type stackOptions struct {
 	// natsURL, when set, is a NATS server the stack connects to over TCP
 	// instead of starting the embedded one.
 	natsURL string
+	// logTo receives every service's log lines (JSON), when set.
+	logTo io.Writer
 }
 
 // startStackWith starts the stack that opts describes, with the test's
@@ -180,6 +183,10 @@ connections:
     credential: {env: TEST_SERVICE_CREDENTIAL}
 %s
 policies: [policy.yaml]
+masking:
+  # The race detector slows the masker tenfold on bodies dense with
+  # secrets; a masker that is down is noticed at once all the same.
+  timeout: 30s
 `, natsSection, opts.decisionTimeout, opts.connections)
 	cfgPath := filepath.Join(dir, "airlock.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
@@ -192,6 +199,9 @@ policies: [policy.yaml]
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if opts.logTo != nil {
+		log = slog.New(slog.NewJSONHandler(opts.logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	st, err := Start(context.Background(), cfg, filepath.Join(dir, "data"), log)
 	if err != nil {
@@ -555,7 +565,9 @@ func watchEvents(t testing.TB, url string) *eventLog {
 		subject.RequestPrefix: "request", subject.VerdictPrefix: "verdict",
 		subject.ResponsePrefix: "response", subject.AuditPrefix: "audit",
 	}
-	_, err := nc.Subscribe("airlock.>", func(m *nats.Msg) {
+	// The stream's subject families, not airlock.>: a subscriber to the
+	// masker's subject would be a responder that never answers.
+	handle := func(m *nats.Msg) {
 		for prefix, kind := range kinds {
 			if !strings.HasPrefix(m.Subject, prefix) {
 				continue
@@ -574,9 +586,11 @@ func watchEvents(t testing.TB, url string) *eventLog {
 			el.byID[head.ID][kind] = m.Data
 			el.mu.Unlock()
 		}
-	})
-	if err != nil {
-		t.Fatal(err)
+	}
+	for prefix := range kinds {
+		if _, err := nc.Subscribe(prefix+">", handle); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
@@ -622,6 +636,21 @@ func (el *eventLog) raw(t *testing.T, id, kind string) []byte {
 		t.Fatalf("no %s event for %s", kind, id)
 	}
 	return data
+}
+
+// all is every event seen so far, concatenated: what a test greps for
+// what must never be on the bus.
+func (el *eventLog) all() []byte {
+	el.mu.Lock()
+	defer el.mu.Unlock()
+	var b bytes.Buffer
+	for _, kinds := range el.byID {
+		for _, data := range kinds {
+			b.Write(data)
+			b.WriteByte('\n')
+		}
+	}
+	return b.Bytes()
 }
 
 func (el *eventLog) get(t *testing.T, id, kind string) map[string]any {

@@ -38,6 +38,10 @@ type Request struct {
 	// BodyTruncated is true when the body was larger than the inspect
 	// limit, so Body holds only its beginning.
 	BodyTruncated bool `cel:"body_truncated"`
+	// Secrets are the rule ids of the secrets the masker found in the
+	// outgoing body, or in the files a git push adds, one per finding:
+	// `size(request.secrets) > 0` refuses a secret on its way out.
+	Secrets []string `cel:"secrets"`
 
 	// vals holds the fields as CEL values during an evaluation.
 	vals *values
@@ -171,9 +175,9 @@ func inGroupBinding(identity, group ref.Val) ref.Val {
 // once per evaluation rather than by reflection at every field selection
 // of every rule: most of the cost of evaluating a simple rule otherwise.
 type values struct {
-	method, path, rawPath, host, query, headers, body, bodySize, bodyTruncated ref.Val
-	sub, iss, email, groups                                                    ref.Val
-	connName, connType                                                         ref.Val
+	method, path, rawPath, host, query, headers, body, bodySize, bodyTruncated, secrets ref.Val
+	sub, iss, email, groups                                                             ref.Val
+	connName, connType                                                                  ref.Val
 }
 
 // newValues converts the fields of the three variables.
@@ -188,6 +192,7 @@ func newValues(a types.Adapter, r *Request, id *Identity, c *Connection) values 
 		body:          types.String(r.Body),
 		bodySize:      types.Int(r.BodySize),
 		bodyTruncated: types.Bool(r.BodyTruncated),
+		secrets:       types.NewStringList(a, r.Secrets),
 		sub:           types.String(id.Subject),
 		iss:           types.String(id.Issuer),
 		email:         types.String(id.Email),
@@ -210,6 +215,7 @@ var getters = map[string]map[string]func(*values) ref.Val{
 		"body":           func(v *values) ref.Val { return v.body },
 		"body_size":      func(v *values) ref.Val { return v.bodySize },
 		"body_truncated": func(v *values) ref.Val { return v.bodyTruncated },
+		"secrets":        func(v *values) ref.Val { return v.secrets },
 	},
 	typeIdentity: {
 		"sub":    func(v *values) ref.Val { return v.sub },

@@ -67,6 +67,10 @@ func NewInput(req *event.Request, body []byte, path string) *Input {
 		in.Request.BodySize = int64(len(body))
 	}
 	in.Request.Body = string(body)
+	in.Request.Secrets = make([]string, 0, len(req.Findings))
+	for _, f := range req.Findings {
+		in.Request.Secrets = append(in.Request.Secrets, f.Rule)
+	}
 	return in
 }
 

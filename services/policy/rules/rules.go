@@ -16,7 +16,8 @@
 //	request     method, path (canonical, see CanonicalPath), raw_path, host,
 //	            query (map: first value per key), headers (map: lower-case
 //	            names, values joined by ", "), body (string), body_size (int),
-//	            body_truncated (bool)
+//	            body_truncated (bool), secrets (list of the rule ids of the
+//	            secrets the masker found in the outgoing body or push)
 //	identity    sub, iss, email, groups (list of strings)
 //	connection  name, type (github, git, http, mcp)
 //

@@ -9,10 +9,7 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -67,19 +64,12 @@ func run(log *slog.Logger) error {
 		return err
 	}
 	svc := policy.New(js, set, log, metrics)
-	if cfg.Admin.Policy != config.ListenNone {
-		admin := admin.NewServer(cfg.Admin.Policy, admin.Handler(reg, svc.Ready))
-		ln, err := net.Listen("tcp", cfg.Admin.Policy)
-		if err != nil {
-			return fmt.Errorf("starting admin listener: %w", err)
-		}
-		go func() {
-			if err := admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("admin listener stopped", "err", err)
-			}
-		}()
-		defer admin.Close()
-		log.Info("admin listening", "addr", ln.Addr().String())
+	adm, err := admin.Start(cfg.Admin.Policy, reg, svc.Ready, log)
+	if err != nil {
+		return err
+	}
+	if adm != nil {
+		defer adm.Close()
 	}
 	go reloadOnHangup(ctx, cfg, svc, log)
 	go func() {

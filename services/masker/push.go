@@ -1,0 +1,49 @@
+package masker
+
+import (
+	"fmt"
+
+	"github.com/airlockhq/airlock/pkg/event"
+	"github.com/airlockhq/airlock/pkg/maskstream"
+	"github.com/airlockhq/airlock/services/masker/detect"
+	"github.com/airlockhq/airlock/services/masker/pack"
+)
+
+// RuleUnscanned is the finding for a push whose packfile could not be read
+// whole (larger than the ingress's inspect limit, or not a pack git's
+// format allows): policy should refuse what it cannot see.
+const RuleUnscanned = "airlock-push-unscanned"
+
+// scanPush reads the packfile of a git push and scans every file it adds.
+// The body itself is not changed: the bus carries it as the agent sent it,
+// compressed objects and all, and policy reads only its ref updates.
+func (m *Masker) scanPush(p maskstream.Piece) (maskstream.Masked, error) {
+	var found []event.Finding
+	err := pack.Scan(p.Data, pack.Limits{}, func(b pack.Blob) error {
+		where := "push:" + b.Path
+		switch {
+		case b.Path != "":
+		case b.Partial:
+			// A change to a file the server has: its new id and path
+			// cannot be known from a thin pack, its old id can.
+			where = "push:change to blob " + b.Base
+		default:
+			where = "push:blob " + b.Hash
+		}
+		for _, f := range m.d.Find(b.Data) {
+			found = append(found, event.Finding{
+				Rule: f.RuleID, Location: where,
+				Fingerprint: detect.Fingerprint(m.salt, b.Data[f.Start:f.End]),
+			})
+		}
+		return nil
+	})
+	switch {
+	case p.Truncated || !p.Final:
+		found = append(found, event.Finding{Rule: RuleUnscanned,
+			Location: fmt.Sprintf("push: the pack is larger than the %d bytes inspected", p.Offset+int64(len(p.Data)))})
+	case err != nil:
+		found = append(found, event.Finding{Rule: RuleUnscanned, Location: "push: " + err.Error()})
+	}
+	return maskstream.Masked{Data: p.Data[p.Keep:], UpTo: len(p.Data), Next: len(p.Data), Findings: found}, nil
+}
