@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/airlockhq/airlock/pkg/config"
+	"github.com/airlockhq/airlock/services/masker"
 	"github.com/airlockhq/airlock/services/policy"
 )
 
@@ -55,7 +57,7 @@ func checkConfig(w io.Writer, path string) error {
 		return fmt.Errorf("%w: %d", errConfigProblems, len(ps))
 	}
 	ps, warnings := checkOutside(cfg)
-	rules := 0
+	rules, detectors := 0, 0
 	if len(ps) == 0 {
 		set, err := policy.FromConfig(cfg)
 		if err != nil {
@@ -63,13 +65,21 @@ func checkConfig(w io.Writer, path string) error {
 		} else {
 			rules = set.Len()
 		}
+		// The masker's catalogue with the extra rules, built as the masker
+		// builds it: a rule that does not compile is found here.
+		m, err := masker.New(cfg, slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			ps = append(ps, config.Problem{Path: "$.masking", Line: cfg.Line("$.masking"), Msg: err.Error()})
+		} else {
+			detectors = len(m.Rules())
+		}
 	}
 	printProblems(w, path, "warning: ", warnings)
 	if len(ps) > 0 {
 		printProblems(w, path, "", ps)
 		return fmt.Errorf("%w: %d", errConfigProblems, len(ps))
 	}
-	printSummary(w, path, cfg, rules)
+	printSummary(w, path, cfg, rules, detectors)
 	return nil
 }
 
@@ -95,6 +105,7 @@ func checkOutside(cfg *config.Config) (problems, warnings config.Problems) {
 	for i, p := range cfg.Policies {
 		readable(fmt.Sprintf("$.policies[%d]", i), cfg.Path(p))
 	}
+	readable("$.masking.rules", cfg.Path(cfg.Masking.Rules))
 	if cfg.NATS.URL != "" {
 		readable("$.nats.creds", cfg.Path(cfg.NATS.Creds))
 		readable("$.nats.tls.ca", cfg.Path(cfg.NATS.TLS.CA))
@@ -127,7 +138,7 @@ func printProblems(w io.Writer, file, prefix string, ps config.Problems) {
 	}
 }
 
-func printSummary(w io.Writer, file string, cfg *config.Config, rules int) {
+func printSummary(w io.Writer, file string, cfg *config.Config, rules, detectors int) {
 	conns := make([]string, len(cfg.Connections))
 	for i, c := range cfg.Connections {
 		conns[i] = c.Name + " (" + c.Type + ")"
@@ -159,5 +170,12 @@ func printSummary(w io.Writer, file string, cfg *config.Config, rules int) {
 	fmt.Fprintf(w, "  policies     %d rules in %d %s\n", rules, len(cfg.Policies), files)
 	fmt.Fprintf(w, "  ingress      %s\n", cfg.Ingress.Listen)
 	fmt.Fprintf(w, "  nats         %s\n", bus)
-	fmt.Fprintf(w, "  admin        %s (airlock up), %s (ingress), %s (policy)\n", cfg.Admin.Listen, cfg.Admin.Ingress, cfg.Admin.Policy)
+	masked := 0
+	for _, c := range cfg.Connections {
+		if c.MaskingOn() {
+			masked++
+		}
+	}
+	fmt.Fprintf(w, "  masking      %d detection rules, %d field rules, on %d of %d connections\n", detectors, len(cfg.Masking.Fields), masked, len(cfg.Connections))
+	fmt.Fprintf(w, "  admin        %s (airlock up), %s (ingress), %s (policy), %s (masker)\n", cfg.Admin.Listen, cfg.Admin.Ingress, cfg.Admin.Policy, cfg.Admin.Masker)
 }

@@ -22,6 +22,7 @@ func TestConfigCheck(t *testing.T) {
 			"ok: ../../deploy/examples/airlock.yaml",
 			"connections  demo (http), demo-github (github), github (github)",
 			"nats         embedded",
+			"masking      217 detection rules, 8 field rules, on 3 of 3 connections",
 			"admin        127.0.0.1:9090 (airlock up)",
 		}},
 		{"invalid", "testdata/invalid.yaml", true, []string{
@@ -39,6 +40,9 @@ func TestConfigCheck(t *testing.T) {
 		{"rules that do not compile", "testdata/broken-rules.yaml", true, []string{
 			"testdata/broken-rules.yaml:9: $.policies: loading policies:",
 			"broken.yaml:4",
+		}},
+		{"masking rules that do not compile", "testdata/broken-masking.yaml", true, []string{
+			"testdata/broken-masking.yaml:11: $.masking: ", "acme-token",
 		}},
 		{"no such file", "testdata/nothing-here.yaml", true, []string{
 			"testdata/nothing-here.yaml: reading config:",

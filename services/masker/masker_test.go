@@ -224,10 +224,12 @@ func TestLargeBodiesOverTheBus(t *testing.T) {
 	}
 }
 
-func TestRequestFindingsWithoutMaskingTheAgentsBytes(t *testing.T) {
+func TestContentsWrittenByAnAgentAreScanned(t *testing.T) {
 	m := newMasker(t, config.Masking{})
 	secret := pat(4)
-	ans, err := m.Handle(whole(maskstream.Request, "application/json", []byte(`{"message":"add","content":"`+base64.StdEncoding.EncodeToString([]byte("key="+secret))+`","encoding":"base64"}`)))
+	// What an agent writes through the contents API: base64, and no
+	// "encoding" member saying so.
+	ans, err := m.Handle(whole(maskstream.Request, "application/json", []byte(`{"message":"add","content":"`+base64.StdEncoding.EncodeToString([]byte("key="+secret))+`"}`)))
 	if err != nil {
 		t.Fatal(err)
 	}

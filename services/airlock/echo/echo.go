@@ -34,7 +34,7 @@ const LeakyPath = "/leaky/settings.json"
 const leaky = `{
   "service": "billing-api",
   "region": "eu-west-1",
-  "aws_access_key_id": "AKIAZ4MBQ7X2RTL9WNCE",
+  "aws_access_key_id": "AKIAZ4MBQ7X2RTLQWNCE",
   "github_token": "ghp_8Kq2ZxV7mN4pL9sT3wR6yB1cF5hJ0dGaE2uQ",
   "database": {"host": "db.internal", "password": "correct-horse-battery-staple"},
   "note": "agents should never see the values above"

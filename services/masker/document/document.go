@@ -402,10 +402,10 @@ func (w *walker) object() error {
 		break
 	}
 	if content.ok && w.skip == 0 {
+		// GitHub's answers say "encoding": "base64"; what an agent writes
+		// through the contents API is base64 without saying so.
 		w.path = append(w.path, elem{key: "content", index: -1})
-		if encoding.ok && w.isBase64(encoding) {
-			w.base64Content(content.start, content.end)
-		} else {
+		if encoding.ok && !w.isBase64(encoding) || !w.base64Content(content.start, content.end) {
 			w.escapedString(content.start, content.end)
 		}
 		w.path = w.path[:len(w.path)-1]
@@ -498,24 +498,29 @@ func quote(s string) []byte {
 }
 
 // base64Content masks secrets in decoded content and encodes it again the
-// way GitHub does (lines of 60 characters).
-func (w *walker) base64Content(start, end int) {
+// way GitHub does (lines of 60 characters). It says whether the content
+// was base64.
+func (w *walker) base64Content(start, end int) bool {
 	s, err := unquote(w.data[start:end])
 	if err != nil {
-		return
+		return false
 	}
-	raw, err := base64.StdEncoding.DecodeString(strings.Map(func(r rune) rune {
+	s = strings.Map(func(r rune) rune {
 		if r == '\n' || r == '\r' {
 			return -1
 		}
 		return r
-	}, s))
+	}, s)
+	if len(s) < 8 {
+		return false // "+1", "ok": words, not encodings
+	}
+	raw, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		return // not base64 after all: the text pass sees it as it is
+		return false // not base64 after all: the text pass sees it as it is
 	}
 	masked, found := w.text(raw)
 	if len(found) == 0 {
-		return
+		return true
 	}
 	loc := w.loc()
 	for _, f := range found {
@@ -533,10 +538,11 @@ func (w *walker) base64Content(start, end int) {
 		enc = enc[60:]
 	}
 	b.WriteString(enc)
-	if strings.HasSuffix(s, "\n") {
+	if bytes.HasSuffix(w.data[start:end], []byte(`\n"`)) {
 		b.WriteByte('\n')
 	}
 	w.edits = append(w.edits, edit{start, end, quote(b.String())})
+	return true
 }
 
 // unquoted is a JSON string's text, or the raw JSON of any other value.
