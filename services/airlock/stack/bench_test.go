@@ -12,11 +12,21 @@ import (
 // BenchmarkAllowPath measures what the gateway adds to an allowed GET: each
 // iteration calls the upstream directly, then through the full stack, then
 // through nginx as a plain reverse proxy when it is installed
-// (OIDC verification, JetStream journal, policy verdict, forwarding), so
-// both are measured in the same run on the same machine. It reports the
-// latency percentiles of both and the difference.
+// (OIDC verification, JetStream journal, policy verdict, forwarding,
+// masking), so all are measured in the same run on the same machine; and
+// the same stack on a connection with masking off (unmasked-*), the
+// masker's share. It reports the latency percentiles and the difference.
+// unmaskedConnection is the test upstream again, with masking off: the
+// benchmarks measure the masker's share in the same run.
+const unmaskedConnection = `  - name: ghraw
+    type: github
+    upstream: ${TEST_UPSTREAM}
+    credential: {env: TEST_SERVICE_CREDENTIAL}
+    masking: false
+`
+
 func BenchmarkAllowPath(b *testing.B) {
-	ts := startStackQuiet(b, 2*time.Second)
+	ts := newTestStack(b, stackOptions{decisionTimeout: 2 * time.Second, connections: unmaskedConnection})
 	tok := ts.token(b, "agents")
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	get := func(url string, auth bool) time.Duration {
@@ -43,6 +53,7 @@ func BenchmarkAllowPath(b *testing.B) {
 	for range 50 {
 		get(ts.up.url+"/repos/acme/api", false)
 		get(ts.IngressURL+"/gh/repos/acme/api", true)
+		get(ts.IngressURL+"/ghraw/repos/acme/api", true)
 	}
 	nginx := ""
 	if _, err := exec.LookPath("nginx"); err == nil {
@@ -53,11 +64,13 @@ func BenchmarkAllowPath(b *testing.B) {
 	}
 	direct := make([]time.Duration, 0, b.N)
 	gateway := make([]time.Duration, 0, b.N)
+	unmasked := make([]time.Duration, 0, b.N)
 	proxied := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for range b.N {
 		direct = append(direct, get(ts.up.url+"/repos/acme/api", false))
 		gateway = append(gateway, get(ts.IngressURL+"/gh/repos/acme/api", true))
+		unmasked = append(unmasked, get(ts.IngressURL+"/ghraw/repos/acme/api", true))
 		if nginx != "" {
 			proxied = append(proxied, get(nginx+"/repos/acme/api", false))
 		}
@@ -65,6 +78,7 @@ func BenchmarkAllowPath(b *testing.B) {
 	b.StopTimer()
 	slices.Sort(direct)
 	slices.Sort(gateway)
+	slices.Sort(unmasked)
 	slices.Sort(proxied)
 	pct := func(d []time.Duration, p float64) float64 {
 		return float64(d[int(float64(len(d)-1)*p)].Microseconds())
@@ -75,6 +89,8 @@ func BenchmarkAllowPath(b *testing.B) {
 	b.ReportMetric(pct(gateway, .99), "airlock-p99-µs")
 	b.ReportMetric(pct(gateway, .50)-pct(direct, .50), "added-p50-µs")
 	b.ReportMetric(pct(gateway, .99)-pct(direct, .99), "added-p99-µs")
+	b.ReportMetric(pct(unmasked, .50), "unmasked-p50-µs")
+	b.ReportMetric(pct(unmasked, .99), "unmasked-p99-µs")
 	if len(proxied) > 0 {
 		b.ReportMetric(pct(proxied, .50), "nginx-p50-µs")
 		b.ReportMetric(pct(proxied, .99), "nginx-p99-µs")
@@ -84,11 +100,12 @@ func BenchmarkAllowPath(b *testing.B) {
 // BenchmarkAllowPathParallel measures throughput: concurrent clients through
 // the gateway, and the same clients against the upstream directly.
 func BenchmarkAllowPathParallel(b *testing.B) {
-	ts := startStackQuiet(b, 2*time.Second)
+	ts := newTestStack(b, stackOptions{decisionTimeout: 2 * time.Second, connections: unmaskedConnection})
 	tok := ts.token(b, "agents")
 	targets := []struct{ name, url, auth string }{
 		{"direct", ts.up.url + "/repos/acme/api", serviceCredential},
 		{"airlock", ts.IngressURL + "/gh/repos/acme/api", tok},
+		{"airlock-unmasked", ts.IngressURL + "/ghraw/repos/acme/api", tok},
 	}
 	if _, err := exec.LookPath("nginx"); err == nil {
 		targets = append(targets, struct{ name, url, auth string }{"nginx", startNginx(b, ts.up.url) + "/repos/acme/api", serviceCredential})

@@ -39,7 +39,10 @@ type TextFinding struct {
 
 // Masker masks JSON documents.
 type Masker struct {
-	fields      []fieldRule
+	fields []fieldRule
+	// lastKeys holds foldHash of every rule's last key: most keys of a
+	// document are no rule's, and one hash tells.
+	lastKeys    map[uint64]bool
 	keys        [][]byte // the quoted, lower-case last key of each rule: a cheap test before parsing
 	placeholder func(rule string) string
 }
@@ -57,7 +60,7 @@ type fieldRule struct {
 // array indices are not part of a path. placeholder names what replaces a
 // value, given "field:<rule>".
 func New(fields []string, placeholder func(rule string) string) (*Masker, error) {
-	m := &Masker{placeholder: placeholder}
+	m := &Masker{placeholder: placeholder, lastKeys: map[uint64]bool{}}
 	for _, f := range fields {
 		r := fieldRule{pattern: f}
 		p := f
@@ -74,6 +77,7 @@ func New(fields []string, placeholder func(rule string) string) (*Masker, error)
 		}
 		m.fields = append(m.fields, r)
 		m.keys = append(m.keys, []byte(strconv.Quote(last)))
+		m.lastKeys[foldHash(last)] = true
 	}
 	return m, nil
 }
@@ -81,6 +85,9 @@ func New(fields []string, placeholder func(rule string) string) (*Masker, error)
 // match returns the rule that names the path, if any.
 func (m *Masker) match(path []elem) (string, bool) {
 	last := path[len(path)-1].key
+	if !m.lastKeys[foldHash(last)] {
+		return "", false
+	}
 	for _, r := range m.fields {
 		// Most keys are not the rule's last: no need to read the path.
 		if !strings.EqualFold(r.segments[len(r.segments)-1], last) {
@@ -109,6 +116,19 @@ func (m *Masker) match(path []elem) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// foldHash is FNV-1a of s with ASCII letters in lower case.
+func foldHash(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return h
 }
 
 // Applies says whether doc may hold something only Mask finds: a key a
