@@ -43,7 +43,8 @@ type Body struct {
 	// Truncated is true when the body was larger than the inspect limit:
 	// policy saw only its first Size bytes.
 	Truncated bool `json:"truncated"`
-	// SHA256 is the hex digest of the inspected bytes.
+	// SHA256 is the hex digest of the bytes Inline or Object hold: the
+	// inspected bytes, masked when Masked.
 	SHA256 string `json:"sha256"`
 	// Inline holds the inspected bytes when they fit the inline limit.
 	Inline []byte `json:"inline,omitempty"`
@@ -51,8 +52,7 @@ type Body struct {
 	// they do not fit the inline limit.
 	Object string `json:"object,omitempty"`
 	// Masked is true when the masker replaced secrets in what Inline or
-	// Object hold: the bus never carries them. SHA256 is of the bytes the
-	// agent sent.
+	// Object hold: the bus never carries them.
 	Masked bool `json:"masked,omitempty"`
 }
 
@@ -121,6 +121,9 @@ type Verdict struct {
 	ForwardPath string `json:"forward_path,omitempty"`
 	// Operation is what the request does, in the service's terms.
 	Operation *Operation `json:"operation,omitempty"`
+	// MaskSecrets tells the ingress to forward the body with the secrets
+	// the masker found masked (the deciding allow rule's mask_secrets).
+	MaskSecrets bool `json:"mask_secrets,omitempty"`
 }
 
 // Operation is the classification of a request, carried in the verdict so

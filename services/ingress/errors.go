@@ -30,6 +30,7 @@ const (
 	errMaskerUnavailable = "masker_unavailable"
 	errMaskingFailed     = "masking_failed"
 	errUninspectableBody = "uninspectable_body"
+	errBodyTooLarge      = "body_too_large"
 )
 
 func writeRefusal(w http.ResponseWriter, status int, r refusal) {

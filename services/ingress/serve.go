@@ -33,6 +33,10 @@ type requestState struct {
 	upstreamErr    string
 	// reqFindings are the secrets the masker found in the request body.
 	reqFindings []event.Finding
+	// maskedBody is the inspected body with those secrets masked, and
+	// truncated says the body went on past it.
+	maskedBody []byte
+	truncated  bool
 	// masking masks the response body, when it goes through the masker.
 	masking *maskstream.Reader
 	// maskErr is why the response could not be masked.
@@ -170,6 +174,21 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if verdict.MaskSecrets && len(st.reqFindings) > 0 {
+		// The rule allows the request with its secrets masked: what is
+		// forwarded is the masked copy, which must be the whole body.
+		if st.truncated {
+			reason := fmt.Sprintf("the body is larger than the %d bytes inspected: its secrets cannot all be masked", s.cfg.InspectLimit)
+			writeRefusal(w, http.StatusRequestEntityTooLarge, refusal{Error: errBodyTooLarge, Reason: reason, Rule: verdict.Rule, RequestID: st.reqID})
+			finish(http.StatusRequestEntityTooLarge, event.DecisionError, verdict.Rule, reason)
+			s.publishResponse(st, cn, http.StatusRequestEntityTooLarge, false, 0, 0)
+			return
+		}
+		body = bytes.NewReader(st.maskedBody)
+		r.ContentLength = int64(len(st.maskedBody))
+		r.Header.Del("Content-Length")
+		log.Info("forwarding the body with its secrets masked", "connection", cn.name, "rule", verdict.Rule, "findings", len(st.reqFindings))
+	}
 	counted := &countingReader{r: body}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = struct {
@@ -287,8 +306,6 @@ func (s *Server) decide(r *http.Request, st *requestState, cn *connection, rest 
 			inspected, b.Truncated = inspected[:limit], true
 		}
 		b.Size = int64(len(inspected))
-		sum := sha256.Sum256(inspected)
-		b.SHA256 = hex.EncodeToString(sum[:])
 		masked, findings, err := s.scanRequest(ctx, r, cn, st.reqID, inspected, b.Truncated)
 		if err != nil {
 			var un errUninspectable
@@ -300,6 +317,11 @@ func (s *Server) decide(r *http.Request, st *requestState, cn *connection, rest 
 			return nil, status, &ref
 		}
 		st.reqFindings, ev.Findings = findings, findings
+		st.maskedBody, st.truncated = masked, b.Truncated
+		// The digest is of what the event carries, the masked copy when
+		// secrets were found: policy checks it against the object store.
+		sum := sha256.Sum256(masked)
+		b.SHA256 = hex.EncodeToString(sum[:])
 		b.Masked = len(findings) > 0
 		if b.Size <= int64(s.cfg.InlineLimit) {
 			b.Inline = masked

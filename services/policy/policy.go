@@ -271,6 +271,7 @@ func Judge(set *rules.Set, req *event.Request, body []byte) Judgement {
 	res := set.Evaluate(c.Input)
 	v.EvalMicros = time.Since(start).Microseconds()
 	v.Effect, v.Rule, v.Reason, v.Shadow = res.Effect, res.Rule, res.Reason, res.Shadow
+	v.MaskSecrets = res.MaskSecrets
 	v.ForwardPath, v.Operation = c.ForwardPath, &c.Operation
 	return Judgement{Verdict: v, Errors: res.Errors}
 }

@@ -405,3 +405,62 @@ func TestPushProtection(t *testing.T) {
 		t.Errorf("upstream main = %s after the clean push, want %s", got, want)
 	}
 }
+
+// TestOutgoingSecretsMaskedWhereARuleSaysSo: a rule may allow a request
+// with its secrets masked (a prompt to an LLM API) instead of refusing it:
+// the upstream gets the masked body. A body larger than what was inspected
+// cannot be masked whole and is refused.
+func TestOutgoingSecretsMaskedWhereARuleSaysSo(t *testing.T) {
+	secret := corpus.Of("github-pat")
+	var got []byte
+	ts := startStackWith(t, stackOptions{
+		decisionTimeout: 5 * time.Second,
+		connections: `  - name: llm
+    type: http
+    upstream: ${TEST_UPSTREAM}
+    credential: {env: TEST_SERVICE_CREDENTIAL}
+`,
+		policy: `rules:
+  - name: prompts-masked
+    effect: allow
+    mask_secrets: true
+    when: connection.name == "llm" && request.method == "POST"
+  - name: deny-outgoing-secrets
+    effect: deny
+    when: connection.name != "llm" && size(request.secrets) > 0
+`,
+		handle: func(w http.ResponseWriter, r *http.Request) {
+			got, _ = io.ReadAll(r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"ok":true}`)
+		},
+	})
+	tok := ts.token(t, "agents")
+	prompt := `{"model":"m","messages":[{"role":"user","content":"why does GITHUB_TOKEN=` + secret.Value + ` fail?"}]}`
+	resp, data := ts.do(t, http.MethodPost, "/llm/v1/messages", tok, strings.NewReader(prompt))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("prompt: %d %s", resp.StatusCode, data)
+	}
+	if bytes.Contains(got, []byte(secret.Value)) || !bytes.Contains(got, []byte("GITHUB_TOKEN=[MASKED:github-pat] fail?")) || !json.Valid(got) {
+		t.Errorf("the upstream got %s", got)
+	}
+
+	// Above the inline limit (64 KiB) the masked copy goes through the
+	// object store, and policy checks its digest.
+	medium := strings.Replace(prompt, "fail?", "fail? "+strings.Repeat("y", 200<<10), 1)
+	resp, data = ts.do(t, http.MethodPost, "/llm/v1/messages", tok, strings.NewReader(medium))
+	if resp.StatusCode != http.StatusOK || bytes.Contains(got, []byte(secret.Value)) || len(got) < 200<<10 {
+		t.Errorf("200 KiB prompt: %d %.200s; upstream got %d bytes", resp.StatusCode, data, len(got))
+	}
+
+	// Past the inspect limit (1 MiB) the body cannot be masked whole.
+	calls := ts.up.calls.Load()
+	big := strings.Replace(prompt, "fail?", "fail? "+strings.Repeat("x", 2<<20), 1)
+	resp, data = ts.do(t, http.MethodPost, "/llm/v1/messages", tok, strings.NewReader(big))
+	if r := decodeRefusal(t, resp, data); resp.StatusCode != http.StatusRequestEntityTooLarge || r.Error != "body_too_large" {
+		t.Errorf("large prompt: %d %+v, want 413 body_too_large", resp.StatusCode, r)
+	}
+	if ts.up.calls.Load() != calls {
+		t.Error("a body that could not be masked whole was forwarded")
+	}
+}

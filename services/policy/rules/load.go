@@ -220,6 +220,9 @@ type ruleDoc struct {
 	When   ast.Node `yaml:"when"`
 	Reason string   `yaml:"reason"`
 	Shadow bool     `yaml:"shadow"`
+	// MaskSecrets: an allow that forwards the body with the masker's
+	// findings masked, rather than as sent.
+	MaskSecrets bool `yaml:"mask_secrets"`
 }
 
 func (c *compiler) file(src Source) {
@@ -316,6 +319,10 @@ func (c *compiler) rule(file string, n ast.Node) {
 		c.addf(file, where("effect"), d.Name, "invalid effect %q: want allow, deny or approve", d.Effect)
 		bad = true
 	}
+	if d.MaskSecrets && d.Effect != EffectAllow {
+		c.addf(file, where("mask_secrets"), d.Name, "mask_secrets applies to allow rules only: a %s does not forward", d.Effect)
+		bad = true
+	}
 	if d.When == nil {
 		c.addf(file, pos, d.Name, "missing when: want a CEL boolean expression")
 		return
@@ -337,6 +344,8 @@ func (c *compiler) rule(file string, n ast.Node) {
 		Shadow: d.Shadow,
 		File:   file,
 		Line:   pos.Line,
+
+		MaskSecrets: d.MaskSecrets,
 	}))
 }
 

@@ -9,6 +9,7 @@
 //	    when: request.method in ["GET", "HEAD"]
 //	    reason: agents may read    # optional, shown to the agent on deny
 //	    shadow: false              # optional: evaluated and reported, never enforced
+//	    mask_secrets: false        # optional, allow only: forward the body masked
 //
 // An expression sees three typed variables, so that a misspelt field fails
 // when the file is loaded, not when a request arrives:
@@ -81,6 +82,9 @@ type Rule struct {
 	// File and Line say where the rule is defined.
 	File string
 	Line int
+	// MaskSecrets makes an allow forward the request body with the
+	// secrets the masker found masked.
+	MaskSecrets bool
 }
 
 // rule is a Rule with its program.
@@ -142,6 +146,8 @@ type Result struct {
 	Reason string
 	// Shadow lists the shadow rules that matched, in file order.
 	Shadow []event.RuleMatch
+	// MaskSecrets is the deciding allow rule's mask_secrets.
+	MaskSecrets bool
 	// Errors lists every rule that failed to evaluate, shadow rules
 	// included, in file order. The first enforced one decided the result.
 	Errors []RuleError
@@ -202,6 +208,7 @@ func (s *Set) Evaluate(in *Input) Result {
 			if i != none {
 				r := &rules[i]
 				res.Effect, res.Rule, res.Reason = r.Effect, r.Name, r.reason
+				res.MaskSecrets = r.MaskSecrets
 				break
 			}
 		}

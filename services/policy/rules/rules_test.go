@@ -127,6 +127,43 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// TestMaskSecretsComesFromTheDecidingAllow: the verdict carries
+// mask_secrets only when the allow that decides has it; a deny still wins.
+func TestMaskSecretsComesFromTheDecidingAllow(t *testing.T) {
+	s, err := Parse("p.yaml", []byte(`rules:
+  - name: prompts
+    effect: allow
+    mask_secrets: true
+    when: connection.name == "llm"
+  - name: reads
+    effect: allow
+    when: request.method == "GET"
+  - name: no-secrets-to-github
+    effect: deny
+    when: connection.name == "gh" && size(request.secrets) > 0
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		conn, method string
+		secrets      []string
+		effect       string
+		mask         bool
+	}{
+		{"llm", "POST", []string{"github-pat"}, EffectAllow, true},
+		{"gh", "GET", nil, EffectAllow, false},
+		{"gh", "GET", []string{"github-pat"}, EffectDeny, false},
+	} {
+		in := NewInput(&event.Request{Method: tt.method, Path: "/x", Connection: tt.conn}, nil, "/x")
+		in.Request.Secrets = tt.secrets
+		res := s.Evaluate(in)
+		if res.Effect != tt.effect || res.MaskSecrets != tt.mask {
+			t.Errorf("%s %s %v: %s mask=%v, want %s mask=%v", tt.conn, tt.method, tt.secrets, res.Effect, res.MaskSecrets, tt.effect, tt.mask)
+		}
+	}
+}
+
 func TestParseEdgeCases(t *testing.T) {
 	tests := []struct {
 		name, src, want string
@@ -142,6 +179,7 @@ func TestParseEdgeCases(t *testing.T) {
 		{"quoted expression", "rules:\n  - name: a\n    effect: allow\n    when: \"request.nope\"\n", `p.yaml:4:19: rule "a": when: undefined field 'nope'`},
 		{"unknown function", "rules:\n  - name: a\n    effect: allow\n    when: globby(request.path, \"/x\")\n", `rule "a": when: undeclared reference to 'globby'`},
 		{"in_group on a string", "rules:\n  - name: a\n    effect: allow\n    when: request.path.in_group(\"x\")\n", `rule "a": when: found no matching overload for 'in_group'`},
+		{"mask_secrets on a deny", "rules:\n  - name: a\n    effect: deny\n    mask_secrets: true\n    when: \"true\"\n", `p.yaml:4:19: rule "a": mask_secrets applies to allow rules only`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
