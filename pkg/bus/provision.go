@@ -15,6 +15,14 @@ import (
 // before JetStream redelivers it to another replica.
 const PolicyAckWait = 10 * time.Second
 
+// ApproverAckWait is how long the approver has to ack a verdict: it posts
+// to Slack first, which may be slow.
+const ApproverAckWait = 30 * time.Second
+
+// ApprovalsTTL bounds how long approvals and grants are kept; a grant's
+// own expiry is in its value, and is usually much shorter.
+const ApprovalsTTL = 7 * 24 * time.Hour
+
 // Provision creates or updates every stream, durable consumer and bucket.
 // It is idempotent: every service calls it at start, in any order.
 func Provision(ctx context.Context, js jetstream.JetStream, l Limits) error {
@@ -56,6 +64,15 @@ func Provision(ctx context.Context, js jetstream.JetStream, l Limits) error {
 			DeliverPolicy: jetstream.DeliverNewPolicy,
 			MaxAckPending: 4096,
 		},
+		{
+			Durable:       subject.ApproverConsumer,
+			Description:   "approver: asks a human for each approve verdict",
+			FilterSubject: subject.VerdictPrefix + ">",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       ApproverAckWait,
+			DeliverPolicy: jetstream.DeliverNewPolicy,
+			MaxAckPending: 1024,
+		},
 	}
 	for _, cfg := range consumers {
 		if _, err := js.CreateOrUpdateConsumer(ctx, subject.Stream, cfg); err != nil {
@@ -72,7 +89,8 @@ func Provision(ctx context.Context, js jetstream.JetStream, l Limits) error {
 		return fmt.Errorf("provisioning object store %s: %w", subject.BodiesBucket, err)
 	}
 	kvs := []jetstream.KeyValueConfig{
-		{Bucket: subject.GrantsBucket, Description: "just-in-time grants", Storage: jetstream.FileStorage, Replicas: l.Replicas, History: 1},
+		{Bucket: subject.GrantsBucket, Description: "just-in-time grants", Storage: jetstream.FileStorage, Replicas: l.Replicas, History: 1, TTL: ApprovalsTTL},
+		{Bucket: subject.ApprovalsBucket, Description: "approvals, pending and decided; interactions seen", Storage: jetstream.FileStorage, Replicas: l.Replicas, History: 1, TTL: ApprovalsTTL},
 		{Bucket: subject.PoliciesBucket, Description: "pushed policy sets", Storage: jetstream.FileStorage, Replicas: l.Replicas, History: 10},
 	}
 	for _, cfg := range kvs {
@@ -117,7 +135,8 @@ func AwaitStreams(ctx context.Context, js jetstream.JetStream, interval time.Dur
 // BodiesStream, PoliciesStream and GrantsStream are the streams behind the
 // buckets, for AwaitStreams and for permissions.
 const (
-	BodiesStream   = "OBJ_" + subject.BodiesBucket
-	PoliciesStream = "KV_" + subject.PoliciesBucket
-	GrantsStream   = "KV_" + subject.GrantsBucket
+	BodiesStream    = "OBJ_" + subject.BodiesBucket
+	PoliciesStream  = "KV_" + subject.PoliciesBucket
+	GrantsStream    = "KV_" + subject.GrantsBucket
+	ApprovalsStream = "KV_" + subject.ApprovalsBucket
 )

@@ -39,9 +39,10 @@ const (
 	// DefaultIngressAdminListen and DefaultPolicyAdminListen are where the
 	// standalone binaries serve theirs: distinct ports, so that both run
 	// on one host with one configuration.
-	DefaultIngressAdminListen = "127.0.0.1:9091"
-	DefaultPolicyAdminListen  = "127.0.0.1:9092"
-	DefaultMaskerAdminListen  = "127.0.0.1:9093"
+	DefaultIngressAdminListen  = "127.0.0.1:9091"
+	DefaultPolicyAdminListen   = "127.0.0.1:9092"
+	DefaultMaskerAdminListen   = "127.0.0.1:9093"
+	DefaultApproverAdminListen = "127.0.0.1:9094"
 	// ListenNone turns a listener off.
 	ListenNone = "none"
 )
@@ -71,6 +72,9 @@ type Config struct {
 	Admin Admin `yaml:"admin"`
 	// Masking configures the masker.
 	Masking Masking `yaml:"masking"`
+	// Approvals configures the approver: who decides held requests, and
+	// where they are asked.
+	Approvals Approvals `yaml:"approvals"`
 
 	// dir is the directory of the file, for relative paths.
 	dir string
@@ -149,6 +153,8 @@ type Admin struct {
 	// Masker is where the masker service serves them. Default
 	// 127.0.0.1:9093.
 	Masker string `yaml:"masker"`
+	// Approver is where the approver serves them. Default 127.0.0.1:9094.
+	Approver string `yaml:"approver"`
 }
 
 // EmbeddedNATS configures the in-process nats-server.
@@ -232,6 +238,9 @@ type Connection struct {
 	// Masking sends the connection's bodies through the masker: response
 	// bodies are masked, request bodies scanned for policy. Default true.
 	Masking *bool `yaml:"masking"`
+	// Approvers decide this connection's held requests, instead of
+	// approvals.approvers: Slack user ids (U…) or emails.
+	Approvers []string `yaml:"approvers"`
 }
 
 // MaskingOn says whether the connection's bodies go through the masker.
@@ -268,6 +277,51 @@ type Masking struct {
 	// a time. Default 4MiB, at most 7MiB (the bus's payload limit is 8).
 	WholeLimit ByteSize `yaml:"whole_limit"`
 }
+
+// Approvals configures the approver.
+type Approvals struct {
+	// Approvers may decide any held request whose connection names none of
+	// its own: Slack user ids (U…) or emails (resolved through Slack).
+	Approvers []string `yaml:"approvers"`
+	// Windows are the "approve for N minutes" choices. Default 15m and 1h.
+	Windows []time.Duration `yaml:"windows"`
+	// GrantTTL is how long an "approve once" given after the held request
+	// stopped waiting stays usable for the agent's retry. Default 1h.
+	GrantTTL time.Duration `yaml:"grant_ttl"`
+	// Slack is where humans are asked. Without a bot token, approvals are
+	// decided with `airlock approvals approve|deny` only.
+	Slack Slack `yaml:"slack"`
+}
+
+// Slack configures the Slack app.
+type Slack struct {
+	// BotToken is the bot's OAuth token (xoxb-…), from the environment.
+	BotToken string `yaml:"bot_token"`
+	// SigningSecret verifies interactions sent to the HTTP endpoint.
+	SigningSecret string `yaml:"signing_secret"`
+	// AppToken (xapp-…) turns on Socket Mode: no public URL needed.
+	AppToken string `yaml:"app_token"`
+	// Channel is where approval messages are posted (an id, C…).
+	Channel string `yaml:"channel"`
+	// Listen is where the interactivity endpoint is served, in HTTP mode.
+	// Default 127.0.0.1:8090; the Slack app's Request URL must reach it
+	// (https://<host>/slack/interactions, through a TLS proxy).
+	Listen string `yaml:"listen"`
+	// APIURL replaces Slack's API base URL (tests run slack-go's slacktest).
+	APIURL string `yaml:"api_url"`
+}
+
+// Enabled says whether approvals are asked in Slack.
+func (s Slack) Enabled() bool { return s.BotToken != "" }
+
+// Approvals defaults.
+const (
+	DefaultGrantTTL    = time.Hour
+	DefaultSlackListen = "127.0.0.1:8090"
+)
+
+// DefaultWindows are the default "approve for N minutes" choices.
+var DefaultWindows = []time.Duration{15 * time.Minute, time.Hour}
 
 // Masking defaults.
 const (
@@ -346,6 +400,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Admin.Masker == "" {
 		c.Admin.Masker = DefaultMaskerAdminListen
 	}
+	if c.Admin.Approver == "" {
+		c.Admin.Approver = DefaultApproverAdminListen
+	}
 	if c.Masking.Placeholder == "" {
 		c.Masking.Placeholder = DefaultMaskPlaceholder
 	}
@@ -357,6 +414,15 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Masking.WholeLimit == 0 {
 		c.Masking.WholeLimit = DefaultMaskWholeLimit
+	}
+	if c.Approvals.Windows == nil {
+		c.Approvals.Windows = DefaultWindows
+	}
+	if c.Approvals.GrantTTL == 0 {
+		c.Approvals.GrantTTL = DefaultGrantTTL
+	}
+	if c.Approvals.Slack.Listen == "" {
+		c.Approvals.Slack.Listen = DefaultSlackListen
 	}
 	if c.Identity.ClockSkew == 0 {
 		c.Identity.ClockSkew = DefaultClockSkew

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 var connectionName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
@@ -148,6 +149,7 @@ func (c *Config) Validate() []Problem {
 		{"$.admin.ingress", c.Admin.Ingress},
 		{"$.admin.policy", c.Admin.Policy},
 		{"$.admin.masker", c.Admin.Masker},
+		{"$.admin.approver", c.Admin.Approver},
 	} {
 		if l.addr != ListenNone {
 			checkListen(add, l.path, l.addr)
@@ -161,6 +163,25 @@ func (c *Config) Validate() []Problem {
 	}
 	if l := c.Masking.WholeLimit; l < 0 || l > MaxMaskWholeLimit {
 		add("$.masking.whole_limit", "must be between 0 and 7MiB")
+	}
+	for i, w := range c.Approvals.Windows {
+		if w < time.Minute || w > 24*time.Hour {
+			add(fmt.Sprintf("$.approvals.windows[%d]", i), "must be between 1m and 24h")
+		}
+	}
+	if c.Approvals.GrantTTL < 0 {
+		add("$.approvals.grant_ttl", "must be positive")
+	}
+	if sl := c.Approvals.Slack; sl.Enabled() {
+		if sl.Channel == "" {
+			add("$.approvals.slack.channel", "missing: where are approval messages posted?")
+		}
+		if sl.SigningSecret == "" && sl.AppToken == "" {
+			add("$.approvals.slack", "set signing_secret (HTTP interactivity) or app_token (Socket Mode): clicks must reach Airlock")
+		}
+		if sl.SigningSecret != "" && sl.Listen != ListenNone {
+			checkListen(add, "$.approvals.slack.listen", sl.Listen)
+		}
 	}
 	// The agents' port never serves the operators' endpoints.
 	if sameListen(c.Admin.Listen, c.Ingress.Listen) {

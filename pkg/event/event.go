@@ -204,6 +204,64 @@ type Audit struct {
 	LatencyMillis float64 `json:"latency_ms"`
 	// Findings counts the secrets masked, both directions.
 	Findings int `json:"findings,omitempty"`
+	// Approver is who decided a held request (Decision.By).
+	Approver string `json:"approver,omitempty"`
+}
+
+// Approval kinds.
+const (
+	// ApprovalRequested: a human was asked.
+	ApprovalRequested = "requested"
+	// ApprovalRefused: an interaction was refused (unsigned, replayed, a
+	// non-approver, the requester, already decided).
+	ApprovalRefused = "refused"
+)
+
+// Approval is the approver's record of a held request, on
+// subject.Approval(id): that a human was asked, and every interaction it
+// refused. The approval id is the held request's id.
+type Approval struct {
+	V    int       `json:"v"`
+	ID   string    `json:"id"`
+	Time time.Time `json:"time"`
+	// Kind is requested or refused.
+	Kind       string `json:"kind"`
+	Connection string `json:"connection"`
+	// Identity is who asked (the requester).
+	Identity string `json:"identity"`
+	// Operation is what the held request does.
+	Operation *Operation `json:"operation,omitempty"`
+	// Rule is the rule that asked for approval.
+	Rule string `json:"rule"`
+	// Approvers are who may decide: Slack user ids, emails, cli.
+	Approvers []string `json:"approvers,omitempty"`
+	// Expires is when the held request stops waiting.
+	Expires time.Time `json:"expires"`
+	// By is who clicked, for a refusal; Reason why it was refused.
+	By     string `json:"by,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Outcomes of a decision.
+const (
+	OutcomeApprove = "approve"
+	OutcomeDeny    = "deny"
+)
+
+// Decision releases or refuses a held request, on subject.Decision(id).
+type Decision struct {
+	V    int       `json:"v"`
+	ID   string    `json:"id"`
+	Time time.Time `json:"time"`
+	// Outcome is approve or deny.
+	Outcome string `json:"outcome"`
+	// By is who decided: a Slack user ("slack:U…"), an operator
+	// ("cli:name"), or the grant that covered the request ("grant:…").
+	By string `json:"by"`
+	// Reason is the decider's reason (a denial's).
+	Reason string `json:"reason,omitempty"`
+	// WindowSeconds is the time window a grant was given for; 0 for once.
+	WindowSeconds int64 `json:"window_s,omitempty"`
 }
 
 // Decisions in audit events beyond the verdict effects.
@@ -211,3 +269,9 @@ const (
 	DecisionUnauthenticated = "unauthenticated"
 	DecisionError           = "error"
 )
+
+// ValidID says whether id is a request id: a ULID in its canonical form.
+func ValidID(id string) bool {
+	_, err := ulid.ParseStrict(id)
+	return err == nil && len(id) == ulid.EncodedSize
+}

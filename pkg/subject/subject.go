@@ -52,6 +52,8 @@ func Mask(conn string) string { return MaskPrefix + Token(conn) }
 // Durable consumers, one per consuming service.
 const (
 	PolicyConsumer = "policy"
+	// ApproverConsumer reads verdicts: the approve ones are its work.
+	ApproverConsumer = "approver"
 )
 
 // Buckets.
@@ -63,6 +65,9 @@ const (
 	GrantsBucket = "airlock-grants"
 	// PoliciesBucket is the KV bucket of pushed policy sets.
 	PoliciesBucket = "airlock-policies"
+	// ApprovalsBucket is the KV bucket of approvals, pending and decided,
+	// and of the interactions already seen (replay protection).
+	ApprovalsBucket = "airlock-approvals"
 )
 
 // Request is the subject of a request event on a connection.
@@ -70,6 +75,18 @@ func Request(conn, id string) string { return RequestPrefix + Token(conn) + "." 
 
 // Verdict is the subject of the policy verdict for a request.
 func Verdict(id string) string { return VerdictPrefix + id }
+
+// Approval is the subject of the approver's records of a held request:
+// asked, a click refused.
+func Approval(id string) string { return ApprovalPrefix + id }
+
+// Decision is the subject of the decision on a held request.
+func Decision(id string) string { return DecisionPrefix + id }
+
+// IDFromDecision returns the request id of a decision subject.
+func IDFromDecision(subj string) (string, bool) {
+	return strings.CutPrefix(subj, DecisionPrefix)
+}
 
 // Response is the subject of the outcome of a request.
 func Response(id string) string { return ResponsePrefix + id }

@@ -16,7 +16,7 @@ func (s *Server) Ready() error {
 	if !s.nc.IsConnected() {
 		return errBusDisconnected
 	}
-	if !s.sub.IsValid() {
+	if !s.sub.IsValid() || !s.decSub.IsValid() {
 		return errNotSubscribed
 	}
 	return nil

@@ -3,6 +3,7 @@ package ingress
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 )
 
 // refusal is the JSON body of every response the gateway itself makes:
@@ -20,7 +21,6 @@ const (
 	errIssuerUnavailable = "issuer_unavailable"
 	errNoConnection      = "no_such_connection"
 	errDenied            = "denied"
-	errApprovalRequired  = "approval_required"
 	errDecisionTimeout   = "decision_timeout"
 	errBusUnavailable    = "bus_unavailable"
 	errNoCredential      = "connection_not_configured"
@@ -32,6 +32,27 @@ const (
 	errUninspectableBody = "uninspectable_body"
 	errBodyTooLarge      = "body_too_large"
 )
+
+// pending is the answer to a request held for approval when no decision
+// came within the hold timeout: 202, with the approval id and when to
+// retry. Once approved, the retry passes under the grant.
+type pending struct {
+	Status     string `json:"status"`
+	ApprovalID string `json:"approval_id"`
+	RetryAfter int    `json:"retry_after"`
+	Reason     string `json:"reason"`
+	Rule       string `json:"rule,omitempty"`
+	RequestID  string `json:"request_id"`
+}
+
+func writePending(w http.ResponseWriter, p pending) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Retry-After", strconv.Itoa(p.RetryAfter))
+	w.WriteHeader(http.StatusAccepted)
+	_ = json.NewEncoder(w).Encode(p)
+}
 
 func writeRefusal(w http.ResponseWriter, status int, r refusal) {
 	h := w.Header()

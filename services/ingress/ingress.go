@@ -47,10 +47,12 @@ type Server struct {
 	log        *slog.Logger
 	metrics    *Metrics
 
-	conns   map[string]*connection
-	byHost  map[string]*connection
-	waiters sync.Map // request id → chan *event.Verdict
-	sub     *nats.Subscription
+	conns     map[string]*connection
+	byHost    map[string]*connection
+	waiters   sync.Map // request id → chan *event.Verdict
+	decisions sync.Map // request id → chan *event.Decision
+	sub       *nats.Subscription
+	decSub    *nats.Subscription
 }
 
 // connection is a configured upstream, ready to forward to.
@@ -62,6 +64,8 @@ type connection struct {
 	m         *connMetrics
 	// masking sends bodies through the masker.
 	masking bool
+	// hold is how long a request held for approval waits.
+	hold time.Duration
 }
 
 // New builds the ingress from the configuration. It subscribes to verdicts
@@ -112,7 +116,10 @@ func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *sl
 			log.Warn("connection has no credential: its requests will be refused until it is set",
 				"connection", c.Name, "source", cred.source)
 		}
-		cn := &connection{name: c.Name, typ: c.Type, upstream: up, cred: cred, m: m.connection(c.Name), masking: c.MaskingOn()}
+		cn := &connection{name: c.Name, typ: c.Type, upstream: up, cred: cred, m: m.connection(c.Name), masking: c.MaskingOn(), hold: c.HoldTimeout}
+		if cn.hold <= 0 {
+			cn.hold = config.DefaultHoldTimeout
+		}
 		cn.proxy = s.newProxy(cn, newTransport(c.UpstreamTimeout))
 		s.conns[c.Name] = cn
 		for _, h := range c.Hosts {
@@ -125,12 +132,41 @@ func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *sl
 	}
 	// Verdicts are small and must never be dropped as a slow consumer.
 	_ = s.sub.SetPendingLimits(-1, -1)
+	s.decSub, err = nc.Subscribe(subject.DecisionPrefix+"*", s.onDecision)
+	if err != nil {
+		_ = s.sub.Unsubscribe()
+		return nil, fmt.Errorf("subscribing to decisions: %w", err)
+	}
+	_ = s.decSub.SetPendingLimits(-1, -1)
 	return s, nil
 }
 
-// Close stops listening for verdicts.
+// Close stops listening for verdicts and decisions.
 func (s *Server) Close() error {
-	return s.sub.Unsubscribe()
+	return errors.Join(s.sub.Unsubscribe(), s.decSub.Unsubscribe())
+}
+
+// onDecision hands an approver's decision to the request it releases or
+// refuses, when this replica holds it.
+func (s *Server) onDecision(m *nats.Msg) {
+	id, ok := subject.IDFromDecision(m.Subject)
+	if !ok {
+		return
+	}
+	ch, ok := s.decisions.Load(id)
+	if !ok {
+		return // another replica's request, or one no longer held
+	}
+	var d event.Decision
+	if err := json.Unmarshal(m.Data, &d); err != nil || d.ID != id ||
+		(d.Outcome != event.OutcomeApprove && d.Outcome != event.OutcomeDeny) {
+		s.log.Error("discarding malformed decision", "request_id", id, "err", err)
+		return
+	}
+	select {
+	case ch.(chan *event.Decision) <- &d:
+	default: // a duplicate: the first decision stands
+	}
 }
 
 func (s *Server) onVerdict(m *nats.Msg) {

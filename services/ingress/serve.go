@@ -131,6 +131,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	// Listen for a decision before the request is published: a grant can
+	// release it as fast as the verdict comes.
+	decided := make(chan *event.Decision, 1)
+	s.decisions.Store(st.reqID, decided)
+	defer s.decisions.Delete(st.reqID)
+
 	verdict, status, ref := s.decide(r, st, cn, rest, who, body, inspected)
 	if ref == nil {
 		audit.Shadow = verdict.Shadow
@@ -151,13 +157,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			st.rest = verdict.ForwardPath
 		}
 	case event.EffectApprove:
-		// Held requests need the approver service; until it is running
-		// the request is refused, never forwarded.
-		reason := "this request needs a human's approval: " + verdict.Reason
-		writeRefusal(w, http.StatusForbidden, refusal{Error: errApprovalRequired, Reason: reason, Rule: verdict.Rule, RequestID: st.reqID})
-		finish(http.StatusForbidden, verdict.Effect, verdict.Rule, reason)
-		s.publishResponse(st, cn, http.StatusForbidden, false, 0, 0)
-		return
+		d := s.hold(r, cn, decided)
+		switch {
+		case d == nil:
+			retry := int(min(max(cn.hold/2, 5*time.Second), 60*time.Second) / time.Second)
+			reason := "this request needs a human's approval: " + verdict.Reason
+			writePending(w, pending{Status: "pending_approval", ApprovalID: st.reqID, RetryAfter: retry,
+				Reason: reason, Rule: verdict.Rule, RequestID: st.reqID})
+			log.Info("held: no decision in time", "connection", cn.name, "rule", verdict.Rule, "hold", cn.hold)
+			finish(http.StatusAccepted, event.EffectApprove, verdict.Rule, reason)
+			s.publishResponse(st, cn, http.StatusAccepted, false, 0, 0)
+			return
+		case d.Outcome != event.OutcomeApprove:
+			audit.Approver = d.By
+			reason := "denied by " + d.By
+			if d.Reason != "" {
+				reason += ": " + d.Reason
+			}
+			writeRefusal(w, http.StatusForbidden, refusal{Error: errDenied, Reason: reason, Rule: verdict.Rule, RequestID: st.reqID})
+			finish(http.StatusForbidden, event.EffectDeny, verdict.Rule, reason)
+			s.publishResponse(st, cn, http.StatusForbidden, false, 0, 0)
+			return
+		}
+		audit.Approver = d.By
+		log.Info("released by a decision", "connection", cn.name, "by", d.By)
+		if verdict.ForwardPath != "" {
+			st.rest = verdict.ForwardPath
+		}
 	default:
 		log.Info("refused: policy", "connection", cn.name, "rule", verdict.Rule)
 		reason := verdict.Reason + secretsFound(st.reqFindings)
@@ -207,8 +233,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.publishResponse(st, cn, cw.status(), true, counted.n, cw.n)
 		panic(aborted)
 	}
-	finish(cw.status(), event.EffectAllow, verdict.Rule, verdict.Reason)
+	finish(cw.status(), verdict.Effect, verdict.Rule, verdict.Reason)
 	s.publishResponse(st, cn, cw.status(), true, counted.n, cw.n)
+}
+
+// hold waits for the decision on a request held for approval, up to the
+// connection's hold timeout; nil when none came (or the agent left).
+func (s *Server) hold(r *http.Request, cn *connection, decided <-chan *event.Decision) *event.Decision {
+	t := time.NewTimer(cn.hold)
+	defer t.Stop()
+	select {
+	case d := <-decided:
+		return d
+	case <-t.C:
+	case <-r.Context().Done():
+	}
+	return nil
 }
 
 // forward runs the reverse proxy, returning what it panicked with when it

@@ -29,6 +29,7 @@ import (
 	"github.com/airlockhq/airlock/pkg/devissuer"
 	"github.com/airlockhq/airlock/pkg/maskstream"
 	"github.com/airlockhq/airlock/services/airlock/echo"
+	"github.com/airlockhq/airlock/services/approver"
 	"github.com/airlockhq/airlock/services/ingress"
 	"github.com/airlockhq/airlock/services/ingress/identity"
 	"github.com/airlockhq/airlock/services/masker"
@@ -50,24 +51,30 @@ type Stack struct {
 	AdminURL string
 	// Registry holds every service's metrics.
 	Registry *prometheus.Registry
+	// InteractionsURL is the approver's Slack interactivity endpoint, when
+	// Slack is configured with a signing secret.
+	InteractionsURL string
 
-	log      *slog.Logger
-	ns       *server.Server
-	conns    []*nats.Conn
-	servers  []*http.Server
-	ingress  *ingress.Server
-	policyMu sync.Mutex
-	policy   context.CancelFunc
-	policyNC *nats.Conn
-	policySv *policy.Service
-	policyWG sync.WaitGroup
-	policyM  *policy.Metrics
-	maskerMu sync.Mutex
-	masker   *masker.Masker
-	maskerNC *nats.Conn
-	maskerSv *maskstream.Server
-	cfg      *config.Config
-	dataDir  string
+	log        *slog.Logger
+	ns         *server.Server
+	conns      []*nats.Conn
+	servers    []*http.Server
+	ingress    *ingress.Server
+	policyMu   sync.Mutex
+	policy     context.CancelFunc
+	policyNC   *nats.Conn
+	policySv   *policy.Service
+	policyWG   sync.WaitGroup
+	policyM    *policy.Metrics
+	approverMu sync.Mutex
+	approver   *approver.Running
+	approverNC *nats.Conn
+	maskerMu   sync.Mutex
+	masker     *masker.Masker
+	maskerNC   *nats.Conn
+	maskerSv   *maskstream.Server
+	cfg        *config.Config
+	dataDir    string
 }
 
 // Start brings every service up. cfg is modified: builtin:echo upstreams
@@ -165,6 +172,9 @@ func Start(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Lo
 	if err := st.StartMasker(); err != nil {
 		return nil, err
 	}
+	if err := st.StartApprover(ctx); err != nil {
+		return nil, err
+	}
 
 	verifier := identity.New(issuers, cfg.Identity.ClockSkew, nil)
 	st.ingress, err = ingress.New(cfg, nc, verifier, log.With("service", "ingress"), ingressMetrics)
@@ -204,6 +214,11 @@ func (st *Stack) Ready() error {
 	} else if err := svc.Ready(); err != nil {
 		errs = append(errs, fmt.Errorf("policy: %w", err))
 	}
+	st.approverMu.Lock()
+	if st.approver == nil {
+		errs = append(errs, errors.New("approver: stopped"))
+	}
+	st.approverMu.Unlock()
 	st.maskerMu.Lock()
 	if st.maskerSv == nil {
 		errs = append(errs, errors.New("masker: stopped"))
@@ -276,6 +291,47 @@ func (st *Stack) StopPolicy() {
 	st.policy, st.policyNC, st.policySv = nil, nil, nil
 }
 
+// StartApprover starts the approver on its own bus connection: with Slack
+// when approvals.slack is configured, else for `airlock approvals` alone.
+func (st *Stack) StartApprover(ctx context.Context) error {
+	st.approverMu.Lock()
+	defer st.approverMu.Unlock()
+	if st.approver != nil {
+		return errors.New("approver already running")
+	}
+	log := st.log.With("service", "approver")
+	nc, err := bus.Connect(st.cfg.NATS.URL, st.ns, "approver", log, bus.WithAuth(bus.AuthFrom(st.cfg)))
+	if err != nil {
+		return err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("opening jetstream: %w", err)
+	}
+	r, err := approver.Start(ctx, st.cfg, js, log)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	st.approver, st.approverNC = r, nc
+	st.InteractionsURL = r.InteractionsURL
+	return nil
+}
+
+// StopApprover stops the approver, as a crash would: held requests wait,
+// and are decided when it is back.
+func (st *Stack) StopApprover() {
+	st.approverMu.Lock()
+	defer st.approverMu.Unlock()
+	if st.approver == nil {
+		return
+	}
+	st.approver.Stop()
+	st.approverNC.Close()
+	st.approver, st.approverNC = nil, nil
+}
+
 // StartMasker starts the masker service on its own bus connection.
 func (st *Stack) StartMasker() error {
 	st.maskerMu.Lock()
@@ -341,6 +397,7 @@ func (st *Stack) Close() {
 	}
 	st.StopPolicy()
 	st.StopMasker()
+	st.StopApprover()
 	for _, nc := range st.conns {
 		nc.Close()
 	}

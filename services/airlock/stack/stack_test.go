@@ -136,6 +136,8 @@ type stackOptions struct {
 	natsURL string
 	// logTo receives every service's log lines (JSON), when set.
 	logTo io.Writer
+	// approvals is the approvals section's YAML body, indented two spaces.
+	approvals string
 }
 
 // startStackWith starts the stack that opts describes, with the test's
@@ -187,7 +189,9 @@ masking:
   # The race detector slows the masker tenfold on bodies dense with
   # secrets; a masker that is down is noticed at once all the same.
   timeout: 30s
-`, natsSection, opts.decisionTimeout, opts.connections)
+approvals:
+%s
+`, natsSection, opts.decisionTimeout, opts.connections, opts.approvals)
 	cfgPath := filepath.Join(dir, "airlock.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -551,19 +555,22 @@ func (pattern) Read(p []byte) (int, error) {
 // eventLog collects every event on the bus and validates each against its
 // schema as it arrives.
 type eventLog struct {
-	mu      sync.Mutex
-	t       testing.TB
-	byID    map[string]map[string][]byte
-	invalid []string
+	mu   sync.Mutex
+	t    testing.TB
+	byID map[string]map[string][]byte
+	// approvals keeps every approval event of an id: there may be several.
+	approvals map[string][][]byte
+	invalid   []string
 }
 
 func watchEvents(t testing.TB, url string) *eventLog {
 	t.Helper()
-	el := &eventLog{t: t, byID: map[string]map[string][]byte{}}
+	el := &eventLog{t: t, byID: map[string]map[string][]byte{}, approvals: map[string][][]byte{}}
 	nc, _ := connect(t, url)
 	kinds := map[string]string{
 		subject.RequestPrefix: "request", subject.VerdictPrefix: "verdict",
 		subject.ResponsePrefix: "response", subject.AuditPrefix: "audit",
+		subject.ApprovalPrefix: "approval", subject.DecisionPrefix: "decision",
 	}
 	// The stream's subject families, not airlock.>: a subscriber to the
 	// masker's subject would be a responder that never answers.
@@ -584,6 +591,9 @@ func watchEvents(t testing.TB, url string) *eventLog {
 				el.byID[head.ID] = map[string][]byte{}
 			}
 			el.byID[head.ID][kind] = m.Data
+			if kind == "approval" {
+				el.approvals[head.ID] = append(el.approvals[head.ID], m.Data)
+			}
 			el.mu.Unlock()
 		}
 	}
