@@ -13,6 +13,7 @@ package approver
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -65,7 +67,10 @@ type Approval struct {
 	Digest string `json:"digest"`
 	// Scope binds an "approve for N minutes" to the identity and what the
 	// request does: connection, action and repository.
-	Scope     string    `json:"scope"`
+	Scope string `json:"scope"`
+	// Preview is the start of what the request writes, from the masked
+	// copy the bus carries: never a secret.
+	Preview   string    `json:"preview,omitempty"`
 	Approvers []string  `json:"approvers"`
 	Created   time.Time `json:"created"`
 	Expires   time.Time `json:"expires"`
@@ -259,7 +264,47 @@ func (s *Service) newApproval(req *event.Request, v *event.Verdict) *Approval {
 		Digest:    digest(req.Identity.Subject, req.Connection, req.Method, path, req.Query, bodyDigest),
 		Scope:     digest(req.Identity.Subject, req.Connection, action, repo),
 		Approvers: approvers, Created: s.now().UTC(), Expires: v.Time.Add(hold).UTC(),
+		Preview: capText(preview(req.Body), maxPreview),
 	}
+}
+
+// maxPreview bounds the preview kept with an approval; Slack shows less.
+const maxPreview = 8 << 10
+
+// capText cuts s to at most n bytes, on a character boundary.
+func capText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// preview shows what a request writes: a file written through the
+// contents API decoded, else the body as text. The body is the masked copy
+// from the request event; a body kept in the object store is only named.
+func preview(b *event.Body) string {
+	switch {
+	case b == nil:
+		return ""
+	case b.Inline == nil:
+		return fmt.Sprintf("(a body of %d bytes, not shown)", b.Size)
+	}
+	var doc struct {
+		Message string `json:"message"`
+		Content string `json:"content"`
+	}
+	if json.Unmarshal(b.Inline, &doc) == nil && doc.Content != "" {
+		if raw, err := base64.StdEncoding.DecodeString(strings.ReplaceAll(doc.Content, "\n", "")); err == nil && utf8.Valid(raw) {
+			return "commit message: " + doc.Message + "\n--- new content ---\n" + string(raw)
+		}
+	}
+	if !utf8.Valid(b.Inline) {
+		return fmt.Sprintf("(%d bytes of binary data)", len(b.Inline))
+	}
+	return string(b.Inline)
 }
 
 func digest(parts ...string) string {
@@ -509,6 +554,7 @@ func (s *Service) slackRequest(a *Approval) slackapp.Request {
 	r := slackapp.Request{
 		ApprovalID: a.ID, RequestID: a.ID, Identity: a.Identity, Groups: a.Groups, Connection: a.Connection,
 		Method: a.Method, Path: a.Path, Rule: a.Rule, Reason: a.Reason, Windows: s.cfg.Approvals.Windows, Expires: a.Expires,
+		Preview: a.Preview,
 	}
 	if op := a.Operation; op != nil {
 		r.Action, r.Summary = op.Action, op.Summary

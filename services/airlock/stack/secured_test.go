@@ -3,6 +3,7 @@ package stack
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -23,6 +24,7 @@ import (
 	"github.com/airlockhq/airlock/pkg/devissuer"
 	"github.com/airlockhq/airlock/pkg/maskstream"
 	"github.com/airlockhq/airlock/pkg/subject"
+	"github.com/airlockhq/airlock/services/approver"
 	"github.com/airlockhq/airlock/services/ingress"
 	"github.com/airlockhq/airlock/services/ingress/identity"
 	"github.com/airlockhq/airlock/services/masker"
@@ -95,7 +97,10 @@ func TestServicesRunAsTheirOwnUsers(t *testing.T) {
 
 	dir := t.TempDir()
 	pushed := filepath.Join(dir, "pushed.yaml")
-	if err := os.WriteFile(pushed, []byte(testPolicy), 0o600); err != nil {
+	if err := os.WriteFile(pushed, []byte(testPolicy+`  - name: held
+    effect: approve
+    when: request.path.startsWith("/held")
+`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "deny-all.yaml"), []byte("rules: []\n"), 0o600); err != nil {
@@ -236,6 +241,64 @@ policies: [deny-all.yaml]
 			t.Errorf("%s %s = %d, want %d\n%s", tt.method, tt.path, resp.StatusCode, tt.want, logs)
 		}
 	}
+	// A held request, decided by an operator as the cli user and carried
+	// out by the approver as its own user.
+	appr, err := approver.Start(ctx, cfg, dial("approver"), log.With("service", "approver"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(appr.Stop)
+	heldDone := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("PUT", hs.URL+"/gh/held/x", strings.NewReader("x"))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			heldDone <- 0
+			return
+		}
+		resp.Body.Close()
+		heldDone <- resp.StatusCode
+	}()
+	cliKV, err := dial("cli").KeyValue(ctx, subject.ApprovalsBucket)
+	if err != nil {
+		t.Fatalf("cli opens the approvals: %v", err)
+	}
+	var pendingID string
+	for pendingID == "" {
+		as, err := approver.List(ctx, cliKV, approver.StatePending)
+		if err != nil {
+			t.Fatalf("cli lists the approvals: %v", err)
+		}
+		if len(as) > 0 {
+			pendingID = as[0].ID
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no pending approval\n%s", logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cmd, _ := json.Marshal(approver.Command{ApprovalID: pendingID, Outcome: "approve", By: "ops"})
+	if _, err := cliKV.Create(ctx, approver.CommandKey(pendingID, "1"), cmd); err != nil {
+		t.Fatalf("cli writes a command: %v", err)
+	}
+	if got := <-heldDone; got != http.StatusOK {
+		t.Errorf("held request approved by the cli: %d\n%s", got, logs)
+	}
+	// The cli may not write an approval itself (on a connection of its own:
+	// the refusal is logged, and the services' logs must stay clean).
+	quiet, err := bus.Connect(ns.ClientURL(), nil, "cli", slog.New(slog.DiscardHandler), bus.WithAuth(bus.Auth{User: "cli", Password: passwords["cli"]}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer quiet.Close()
+	qjs, _ := jetstream.New(quiet)
+	short, cancelShort := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancelShort()
+	if _, err := qjs.Publish(short, "$KV."+subject.ApprovalsBucket+".approval."+pendingID, []byte(`{"state":"approved"}`)); err == nil {
+		t.Error("the cli user wrote an approval")
+	}
+
 	if err := srv.Ready(); err != nil {
 		t.Errorf("ingress not ready: %v", err)
 	}
