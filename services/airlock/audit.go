@@ -113,6 +113,9 @@ func tailAudit(ctx context.Context, js jetstream.JetStream, f auditFilter, since
 		if a.Findings > 0 {
 			what += fmt.Sprintf(" [secrets found: %d]", a.Findings)
 		}
+		if a.Approver != "" {
+			what += " [decided by " + a.Approver + "]"
+		}
 		fmt.Fprintf(w, "%-12s %-26s %-12s %-10s %-15s %-4d %-32s %s\n", a.Time.Local().Format("15:04:05.000"), a.ID,
 			a.Connection, a.Identity, a.Decision, a.Status, a.Rule, what)
 	}

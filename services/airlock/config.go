@@ -177,5 +177,15 @@ func printSummary(w io.Writer, file string, cfg *config.Config, rules, detectors
 		}
 	}
 	fmt.Fprintf(w, "  masking      %d detection rules, %d field rules, on %d of %d connections\n", detectors, len(cfg.Masking.Fields), masked, len(cfg.Connections))
-	fmt.Fprintf(w, "  admin        %s (airlock up), %s (ingress), %s (policy), %s (masker)\n", cfg.Admin.Listen, cfg.Admin.Ingress, cfg.Admin.Policy, cfg.Admin.Masker)
+	approvals := "airlock approvals only (no Slack)"
+	if sl := cfg.Approvals.Slack; sl.Enabled() {
+		mode := "HTTP at " + sl.Listen
+		if sl.SigningSecret == "" {
+			mode = "Socket Mode"
+		}
+		approvals = "Slack channel " + sl.Channel + ", " + mode
+	}
+	fmt.Fprintf(w, "  approvals    %s; %d approvers\n", approvals, len(cfg.Approvals.Approvers))
+	fmt.Fprintf(w, "  admin        %s (airlock up), %s (ingress), %s (policy), %s (masker), %s (approver)\n",
+		cfg.Admin.Listen, cfg.Admin.Ingress, cfg.Admin.Policy, cfg.Admin.Masker, cfg.Admin.Approver)
 }
