@@ -70,7 +70,7 @@ func newApprovalsCmd() *cobra.Command {
 			if _, err := kv.Create(cmd.Context(), approver.CommandKey(c.ApprovalID, event.NewID()), data); err != nil {
 				return fmt.Errorf("writing the decision: %w", err)
 			}
-			return awaitDecided(cmd.Context(), kv, c.ApprovalID, cmd.OutOrStdout())
+			return awaitDecided(cmd.Context(), kv, c.ApprovalID, "", cmd.OutOrStdout())
 		}
 	}
 	approve := &cobra.Command{
@@ -90,7 +90,28 @@ func newApprovalsCmd() *cobra.Command {
 	for _, c := range []*cobra.Command{approve, deny} {
 		c.Flags().StringVar(&as, "as", envOr("USER", "operator"), "who decides, as recorded (cli:<name>)")
 	}
-	cmd.AddCommand(ls, approve, deny)
+	revoke := &cobra.Command{
+		Use: "revoke ID", Short: "Withdraw the grants an approval gave: the next such request is asked again",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !event.ValidID(args[0]) {
+				return fmt.Errorf("%q is not an approval id", args[0])
+			}
+			kv, done, err := approvalsBucket(cmd.Context(), natsURL)
+			if err != nil {
+				return err
+			}
+			defer done()
+			data, _ := json.Marshal(approver.Command{ApprovalID: args[0], Outcome: approver.OutcomeRevoke, By: as})
+			if _, err := kv.Create(cmd.Context(), approver.CommandKey(args[0], event.NewID()), data); err != nil {
+				return fmt.Errorf("writing the revocation: %w", err)
+			}
+			return awaitDecided(cmd.Context(), kv, args[0], approver.StateRevoked, cmd.OutOrStdout())
+		},
+	}
+	revoke.Flags().StringVar(&natsURL, "nats", envOr("AIRLOCK_NATS_URL", "nats://"+config.DefaultNATSListen), "NATS server (env AIRLOCK_NATS_URL)")
+	revoke.Flags().StringVar(&as, "as", envOr("USER", "operator"), "who revokes, as recorded (cli:<name>)")
+	cmd.AddCommand(ls, approve, deny, revoke)
 	return cmd
 }
 
@@ -107,16 +128,21 @@ func approvalsBucket(ctx context.Context, natsURL string) (jetstream.KeyValue, f
 	return kv, nc.Close, nil
 }
 
-// awaitDecided waits for the approver to carry out the command and prints
-// the outcome; with no approver running the command waits in the bucket.
-func awaitDecided(ctx context.Context, kv jetstream.KeyValue, id string, w io.Writer) error {
+// awaitDecided waits for the approver to carry out the command (the
+// approval leaves pending, or reaches state when it is set) and prints the
+// outcome; with no approver running the command waits in the bucket.
+func awaitDecided(ctx context.Context, kv jetstream.KeyValue, id, state string, w io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	for {
 		e, err := kv.Get(ctx, "approval."+id)
 		if err == nil {
 			var a approver.Approval
-			if json.Unmarshal(e.Value(), &a) == nil && a.State != approver.StatePending {
+			if json.Unmarshal(e.Value(), &a) == nil && a.State != approver.StatePending && (state == "" || a.State == state) {
+				if a.State == approver.StateRevoked {
+					fmt.Fprintf(w, "%s %s\n", id, a.Why)
+					return nil
+				}
 				fmt.Fprintf(w, "%s %s by %s\n", id, a.State, a.By)
 				if !strings.HasPrefix(a.By, "cli:") {
 					return fmt.Errorf("already decided by %s", a.By)

@@ -47,6 +47,8 @@ const (
 	StatePending  = "pending"
 	StateApproved = "approved"
 	StateDenied   = "denied"
+	// StateRevoked: approved, then its grants withdrawn.
+	StateRevoked = "revoked"
 )
 
 // Approval is an approval as the approvals bucket keeps it.
@@ -600,6 +602,45 @@ type Command struct {
 	Reason     string        `json:"reason,omitempty"`
 }
 
+// OutcomeRevoke is the command that withdraws the grants an approval gave.
+const OutcomeRevoke = "revoke"
+
+// Revoke withdraws the grants an approval gave (its window, or its
+// single-use grant), and marks the approval revoked. The approver alone
+// reads grants, at every approve verdict: the next request is asked again,
+// whichever ingress it reaches.
+func (s *Service) Revoke(ctx context.Context, id, by string) error {
+	e, err := s.approvals.Get(ctx, approvalKey(id))
+	if err != nil {
+		return fmt.Errorf("reading approval %s: %w", id, err)
+	}
+	var a Approval
+	if err := json.Unmarshal(e.Value(), &a); err != nil {
+		return fmt.Errorf("reading approval %s: %w", id, err)
+	}
+	for _, key := range []string{windowKey(a.Scope), onceKey(a.Digest)} {
+		g, err := s.grants.Get(ctx, key)
+		if err != nil {
+			continue
+		}
+		var gr Grant
+		// Only this approval's grant: a later approval may have renewed
+		// the window.
+		if json.Unmarshal(g.Value(), &gr) == nil && gr.Approval == id {
+			if err := s.grants.Delete(ctx, key, jetstream.LastRevision(g.Revision())); err != nil {
+				return fmt.Errorf("revoking grant: %w", err)
+			}
+		}
+	}
+	a.State, a.Why = StateRevoked, "revoked by "+by
+	data, _ := json.Marshal(a)
+	if _, err := s.approvals.Update(ctx, approvalKey(id), data, e.Revision()); err != nil {
+		return fmt.Errorf("marking approval %s revoked: %w", id, err)
+	}
+	s.log.Info("grant revoked", "request_id", id, "by", by)
+	return nil
+}
+
 // CommandKey is where an operator's command for an approval is written;
 // nonce keeps two commands apart.
 func CommandKey(approvalID, nonce string) string { return "command." + approvalID + "." + nonce }
@@ -629,6 +670,12 @@ func (s *Service) WatchCommands(ctx context.Context) error {
 			var c Command
 			if err := json.Unmarshal(e.Value(), &c); err != nil {
 				s.log.Error("discarding a malformed command", "key", e.Key(), "err", err)
+				continue
+			}
+			if c.Outcome == OutcomeRevoke {
+				if err := s.Revoke(ctx, c.ApprovalID, "cli:"+c.By); err != nil {
+					s.log.Error("revoking", "request_id", c.ApprovalID, "err", err)
+				}
 				continue
 			}
 			if err := s.Decide(ctx, Click{ApprovalID: c.ApprovalID, Outcome: c.Outcome, Window: c.Window,

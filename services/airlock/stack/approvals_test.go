@@ -113,7 +113,8 @@ func wait(t *testing.T, ch <-chan answer) answer {
 // without Slack, through the operators' commands: a held request released
 // while it waits; one denied with a reason; one that outlives its hold
 // (202 pending, Retry-After) and passes on retry under a single-use grant;
-// and "approve for N minutes" letting the same operation through at once.
+// "approve for N minutes" letting the same operation through at once; and
+// that window revoked.
 func TestHeldRequestsAreReleasedOrRefusedByADecision(t *testing.T) {
 	ts := startStackWith(t, stackOptions{decisionTimeout: 5 * time.Second, connections: holdConnection, policy: approvalPolicy})
 	tok := ts.token(t, "agents")
@@ -190,6 +191,13 @@ func TestHeldRequestsAreReleasedOrRefusedByADecision(t *testing.T) {
 		t.Fatalf("within the window: %d %s", got.status, got.body)
 	}
 	t.Logf("a request under a window grant took %s", time.Since(start).Round(time.Millisecond))
+
+	// Revoked: the next such request is asked again.
+	command(t, kv, approver.Command{ApprovalID: a.ID, Outcome: approver.OutcomeRevoke, By: "tester"})
+	awaitState(t, kv, a.ID, approver.StateRevoked)
+	if got := wait(t, ts.send(t, "POST", "/prod/deploy", tok, "v3")); got.status != http.StatusAccepted {
+		t.Fatalf("after the revocation: %d %s", got.status, got.body)
+	}
 }
 
 func awaitState(t *testing.T, kv jetstream.KeyValue, id, state string) {

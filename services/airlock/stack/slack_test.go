@@ -25,12 +25,14 @@ import (
 )
 
 // Slack here is slack-go's slacktest server, in-process: no real Slack
-// workspace can be reached from a test. slacktest has no chat.update, so
-// fakeSlack records it on slacktest's own router.
+// workspace can be reached from a test. slacktest has no chat.update and
+// no views.open, so fakeSlack records them on slacktest's own router.
 type fakeSlack struct {
 	srv     *slacktest.Server
 	mu      sync.Mutex
 	updates []url.Values
+	// views are the private_metadata of the modals opened (views.open).
+	views []string
 }
 
 const (
@@ -48,6 +50,18 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 			f.mu.Unlock()
 			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": r.PostForm.Get("channel"), "ts": r.PostForm.Get("ts")})
 		})
+		c.Handle("/views.open", func(w http.ResponseWriter, r *http.Request) {
+			var body struct {
+				View struct {
+					PrivateMetadata string `json:"private_metadata"`
+				} `json:"view"`
+			}
+			_ = json.NewDecoder(r.Body).Decode(&body)
+			f.mu.Lock()
+			f.views = append(f.views, body.View.PrivateMetadata)
+			f.mu.Unlock()
+			_, _ = w.Write([]byte(`{"ok":true,"view":{"id":"V0DENY","type":"modal"}}`))
+		})
 	})
 	f.srv.Start()
 	t.Cleanup(f.srv.Stop)
@@ -58,6 +72,27 @@ func (f *fakeSlack) updated() []url.Values {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]url.Values(nil), f.updates...)
+}
+
+func (f *fakeSlack) opened() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.views...)
+}
+
+// denySubmission is the deny modal submitted with a reason.
+func denySubmission(user, metadata, reason string) string {
+	p := map[string]any{
+		"type": "view_submission",
+		"team": map[string]any{"id": "T0AIRLOCK"},
+		"user": map[string]any{"id": user, "name": user},
+		"view": map[string]any{
+			"id": "V0DENY", "type": "modal", "callback_id": "airlock_deny", "private_metadata": metadata,
+			"state": map[string]any{"values": map[string]any{"reason": map[string]any{"reason": map[string]any{"type": "plain_text_input", "value": reason}}}},
+		},
+	}
+	data, _ := json.Marshal(p)
+	return "payload=" + url.QueryEscape(string(data))
 }
 
 // slackApprovals is the approvals section for a stack asking in fakeSlack.
@@ -285,6 +320,40 @@ func BenchmarkDecisionToRelease(b *testing.B) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[(len(lat)-1)*99/100].Microseconds())/1000, "p99-ms")
+}
+
+// TestSlackDenyAsksForAReason: Deny opens a modal; its submission refuses
+// the held request with 403 and the reason, and the upstream never sees it.
+func TestSlackDenyAsksForAReason(t *testing.T) {
+	f := newFakeSlack(t)
+	ts := startStackWith(t, stackOptions{decisionTimeout: 5 * time.Second, connections: strings.Replace(holdConnection, "3s", "20s", 1),
+		policy: approvalPolicy, approvals: f.approvals()})
+	tok := ts.token(t, "agents")
+	kv := approvals(t, ts)
+	calls := ts.up.calls.Load()
+	held := ts.send(t, "PUT", "/prod/upload/d", tok, "d")
+	a := awaitPending(t, kv, "/upload/d")
+	for deadline := time.Now().Add(5 * time.Second); a.TS == "" && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		a = awaitPending(t, kv, "/upload/d")
+	}
+	if got := deliver(t, ts.InteractionsURL, click(slackApprover, a.ID, "airlock_deny", 0, "1700000030.000001"), slackSecret, time.Time{}); got != http.StatusOK {
+		t.Fatalf("deny click: %d", got)
+	}
+	views := f.opened()
+	if len(views) != 1 || !strings.Contains(views[0], a.ID) {
+		t.Fatalf("modals opened: %q", views)
+	}
+	if got := deliver(t, ts.InteractionsURL, denySubmission(slackApprover, views[0], "touches the billing tables"), slackSecret, time.Time{}); got != http.StatusOK {
+		t.Fatalf("deny submission: %d", got)
+	}
+	got := wait(t, held)
+	if got.status != http.StatusForbidden || !strings.Contains(string(got.body), "denied by slack:U0APPROVER: touches the billing tables") {
+		t.Fatalf("denied request: %d %s", got.status, got.body)
+	}
+	if ts.up.calls.Load() != calls {
+		t.Error("the denied request reached the upstream")
+	}
 }
 
 func approverList(tb testing.TB, kv jetstream.KeyValue) ([]approver.Approval, error) {
