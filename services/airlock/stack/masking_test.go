@@ -464,3 +464,49 @@ func TestOutgoingSecretsMaskedWhereARuleSaysSo(t *testing.T) {
 		t.Error("a body that could not be masked whole was forwarded")
 	}
 }
+
+// TestMaskerGoneMidStreamCutsTheResponse: the masker stops while a large
+// response is streaming; the agent's transfer is cut off (an error, not a
+// clean end), and nothing it received after the cut is unmasked.
+func TestMaskerGoneMidStreamCutsTheResponse(t *testing.T) {
+	b := newSecretBodies(t)
+	big := largeText(b.texts, 12<<20)
+	proceed := make(chan struct{})
+	ts := startStackWith(t, stackOptions{
+		decisionTimeout: 5 * time.Second,
+		// A piece in flight when the masker stops is never answered: the
+		// ingress gives up after this.
+		maskTimeout: 2 * time.Second,
+		policy:      maskPolicy,
+		handle: func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain")
+			// The first 5 MiB, then wait for the masker to be gone.
+			_, _ = w.Write(big[:5<<20])
+			w.(http.Flusher).Flush()
+			<-proceed
+			_, _ = w.Write(big[5<<20:])
+		},
+	})
+	tok := ts.token(t, "agents")
+	req, _ := http.NewRequest("GET", ts.IngressURL+"/gh/logs", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, 1<<20)
+	if _, err := io.ReadFull(resp.Body, first); err != nil {
+		t.Fatalf("reading the start: %v", err)
+	}
+	ts.StopMasker()
+	close(proceed)
+	rest, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Fatalf("the transfer ended cleanly after the masker stopped (%d more bytes): a cut-off body must look cut off", len(rest))
+	}
+	if got := append(first, rest...); len(b.leaked(got)) > 0 {
+		t.Errorf("secrets passed after the masker stopped: %v", b.leaked(got))
+	}
+	t.Logf("received %d of %d bytes, then: %v", len(first)+len(rest), len(big), err)
+}

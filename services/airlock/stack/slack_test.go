@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -359,4 +360,34 @@ func TestSlackDenyAsksForAReason(t *testing.T) {
 func approverList(tb testing.TB, kv jetstream.KeyValue) ([]approver.Approval, error) {
 	tb.Helper()
 	return approver.List(tb.Context(), kv, approver.StatePending)
+}
+
+// TestSlackClickAfterApproverRestart: the approver that posted the message
+// is gone; the one started after it takes the click on that message and
+// releases the request still held.
+func TestSlackClickAfterApproverRestart(t *testing.T) {
+	f := newFakeSlack(t)
+	ts := startStackWith(t, stackOptions{decisionTimeout: 5 * time.Second, connections: strings.Replace(holdConnection, "3s", "30s", 1),
+		policy: approvalPolicy, approvals: f.approvals()})
+	tok := ts.token(t, "agents")
+	kv := approvals(t, ts)
+	held := ts.send(t, "PUT", "/prod/upload/r", tok, "r")
+	a := awaitPending(t, kv, "/upload/r")
+	for deadline := time.Now().Add(5 * time.Second); a.TS == "" && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		a = awaitPending(t, kv, "/upload/r")
+	}
+	if a.TS == "" {
+		t.Fatal("not posted")
+	}
+	ts.StopApprover()
+	if err := ts.StartApprover(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := deliver(t, ts.InteractionsURL, click(slackApprover, a.ID, "airlock_approve_once", 0, "1700000040.000001"), slackSecret, time.Time{}); got != http.StatusOK {
+		t.Fatalf("click: %d", got)
+	}
+	if got := wait(t, held); got.status != http.StatusOK {
+		t.Fatalf("held request after the restart: %d %s", got.status, got.body)
+	}
 }

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -138,6 +139,9 @@ type stackOptions struct {
 	logTo io.Writer
 	// approvals is the approvals section's YAML body, indented two spaces.
 	approvals string
+	// maskTimeout is masking.timeout; zero means 30s (the race detector
+	// slows the masker tenfold on bodies dense with secrets).
+	maskTimeout time.Duration
 }
 
 // startStackWith starts the stack that opts describes, with the test's
@@ -186,12 +190,10 @@ connections:
 %s
 policies: [policy.yaml]
 masking:
-  # The race detector slows the masker tenfold on bodies dense with
-  # secrets; a masker that is down is noticed at once all the same.
-  timeout: 30s
+  timeout: %s
 approvals:
 %s
-`, natsSection, opts.decisionTimeout, opts.connections, opts.approvals)
+`, natsSection, opts.decisionTimeout, opts.connections, cmp.Or(opts.maskTimeout, 30*time.Second), opts.approvals)
 	cfgPath := filepath.Join(dir, "airlock.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
