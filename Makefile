@@ -5,7 +5,7 @@ SHELL := /bin/bash
 
 GO       ?= go
 BIN      := bin
-SERVICES := ingress policy masker approver
+SERVICES := ingress policy masker approver recorder
 CONFIG   ?= deploy/examples/airlock.yaml
 DATA_DIR ?= .airlock
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck

@@ -19,6 +19,12 @@ const PolicyAckWait = 10 * time.Second
 // to Slack first, which may be slow.
 const ApproverAckWait = 30 * time.Second
 
+// RecorderAckWait is how long the recorder's events stay unacked before
+// they are delivered again. A record waiting for its response event (a
+// held request waits up to its hold timeout) marks its events in progress
+// more often than that; a recorder that dies has them redelivered soon.
+const RecorderAckWait = 30 * time.Second
+
 // ApprovalsTTL bounds how long approvals and grants are kept; a grant's
 // own expiry is in its value, and is usually much shorter.
 const ApprovalsTTL = 7 * 24 * time.Hour
@@ -65,6 +71,14 @@ func Provision(ctx context.Context, js jetstream.JetStream, l Limits) error {
 			MaxAckPending: 4096,
 		},
 		{
+			Durable:       subject.RecorderConsumer,
+			Description:   "recorder: every event of every exchange, acked once written",
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       RecorderAckWait,
+			DeliverPolicy: jetstream.DeliverNewPolicy,
+			MaxAckPending: 65536,
+		},
+		{
 			Durable:       subject.ApproverConsumer,
 			Description:   "approver: asks a human for each approve verdict",
 			FilterSubject: subject.VerdictPrefix + ">",
@@ -87,6 +101,14 @@ func Provision(ctx context.Context, js jetstream.JetStream, l Limits) error {
 		Replicas:    l.Replicas,
 	}); err != nil {
 		return fmt.Errorf("provisioning object store %s: %w", subject.BodiesBucket, err)
+	}
+	if _, err := js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket:      subject.RecordingsBucket,
+		Description: "recordings and the audit chain, when no S3 store is configured",
+		Storage:     jetstream.FileStorage,
+		Replicas:    l.Replicas,
+	}); err != nil {
+		return fmt.Errorf("provisioning object store %s: %w", subject.RecordingsBucket, err)
 	}
 	kvs := []jetstream.KeyValueConfig{
 		{Bucket: subject.GrantsBucket, Description: "just-in-time grants", Storage: jetstream.FileStorage, Replicas: l.Replicas, History: 1, TTL: ApprovalsTTL},
@@ -135,8 +157,9 @@ func AwaitStreams(ctx context.Context, js jetstream.JetStream, interval time.Dur
 // BodiesStream, PoliciesStream and GrantsStream are the streams behind the
 // buckets, for AwaitStreams and for permissions.
 const (
-	BodiesStream    = "OBJ_" + subject.BodiesBucket
-	PoliciesStream  = "KV_" + subject.PoliciesBucket
-	GrantsStream    = "KV_" + subject.GrantsBucket
-	ApprovalsStream = "KV_" + subject.ApprovalsBucket
+	BodiesStream     = "OBJ_" + subject.BodiesBucket
+	PoliciesStream   = "KV_" + subject.PoliciesBucket
+	GrantsStream     = "KV_" + subject.GrantsBucket
+	ApprovalsStream  = "KV_" + subject.ApprovalsBucket
+	RecordingsStream = "OBJ_" + subject.RecordingsBucket
 )

@@ -43,6 +43,7 @@ const (
 	DefaultPolicyAdminListen   = "127.0.0.1:9092"
 	DefaultMaskerAdminListen   = "127.0.0.1:9093"
 	DefaultApproverAdminListen = "127.0.0.1:9094"
+	DefaultRecorderAdminListen = "127.0.0.1:9095"
 	// ListenNone turns a listener off.
 	ListenNone = "none"
 )
@@ -75,6 +76,8 @@ type Config struct {
 	// Approvals configures the approver: who decides held requests, and
 	// where they are asked.
 	Approvals Approvals `yaml:"approvals"`
+	// Recorder says where exchanges are recorded.
+	Recorder Recorder `yaml:"recorder"`
 
 	// dir is the directory of the file, for relative paths.
 	dir string
@@ -155,6 +158,8 @@ type Admin struct {
 	Masker string `yaml:"masker"`
 	// Approver is where the approver serves them. Default 127.0.0.1:9094.
 	Approver string `yaml:"approver"`
+	// Recorder is where the recorder serves them. Default 127.0.0.1:9095.
+	Recorder string `yaml:"recorder"`
 }
 
 // EmbeddedNATS configures the in-process nats-server.
@@ -241,6 +246,9 @@ type Connection struct {
 	// Approvers decide this connection's held requests, instead of
 	// approvals.approvers: Slack user ids (U…) or emails.
 	Approvers []string `yaml:"approvers"`
+	// RetentionDays keeps this connection's recordings that many days,
+	// instead of recorder.retention_days.
+	RetentionDays int `yaml:"retention_days"`
 }
 
 // MaskingOn says whether the connection's bodies go through the masker.
@@ -277,6 +285,33 @@ type Masking struct {
 	// a time. Default 4MiB, at most 7MiB (the bus's payload limit is 8).
 	WholeLimit ByteSize `yaml:"whole_limit"`
 }
+
+// Recorder configures the recorder.
+type Recorder struct {
+	// S3 is an S3 store (MinIO, AWS, …). Without an endpoint, recordings
+	// go to the JetStream object store bucket airlock-recordings: the
+	// embedded default of `airlock up`.
+	S3 S3 `yaml:"s3"`
+	// RetentionDays keeps recordings that many days (S3 lifecycle rules,
+	// per connection); 0 keeps them.
+	RetentionDays int `yaml:"retention_days"`
+}
+
+// S3 is an S3-compatible object store.
+type S3 struct {
+	// Endpoint is host:port.
+	Endpoint string `yaml:"endpoint"`
+	Bucket   string `yaml:"bucket"`
+	// AccessKey and SecretKey come from the environment.
+	AccessKey string `yaml:"access_key"`
+	SecretKey string `yaml:"secret_key"`
+	Region    string `yaml:"region"`
+	// Insecure turns TLS off (a MinIO on localhost).
+	Insecure bool `yaml:"insecure"`
+}
+
+// Enabled says whether an S3 store is configured.
+func (s S3) Enabled() bool { return s.Endpoint != "" }
 
 // Approvals configures the approver.
 type Approvals struct {
@@ -402,6 +437,9 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Admin.Approver == "" {
 		c.Admin.Approver = DefaultApproverAdminListen
+	}
+	if c.Admin.Recorder == "" {
+		c.Admin.Recorder = DefaultRecorderAdminListen
 	}
 	if c.Masking.Placeholder == "" {
 		c.Masking.Placeholder = DefaultMaskPlaceholder

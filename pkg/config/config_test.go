@@ -156,7 +156,7 @@ func TestAdminListeners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Admin != (Admin{Listen: DefaultAdminListen, Ingress: DefaultIngressAdminListen, Policy: DefaultPolicyAdminListen, Masker: DefaultMaskerAdminListen, Approver: DefaultApproverAdminListen}) {
+	if cfg.Admin != (Admin{Listen: DefaultAdminListen, Ingress: DefaultIngressAdminListen, Policy: DefaultPolicyAdminListen, Masker: DefaultMaskerAdminListen, Approver: DefaultApproverAdminListen, Recorder: DefaultRecorderAdminListen}) {
 		t.Errorf("admin defaults = %+v", cfg.Admin)
 	}
 	if _, err := Parse([]byte(base + "admin: {listen: none, ingress: none, policy: \"127.0.0.1:0\"}\n")); err != nil {

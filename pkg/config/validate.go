@@ -150,6 +150,7 @@ func (c *Config) Validate() []Problem {
 		{"$.admin.policy", c.Admin.Policy},
 		{"$.admin.masker", c.Admin.Masker},
 		{"$.admin.approver", c.Admin.Approver},
+		{"$.admin.recorder", c.Admin.Recorder},
 	} {
 		if l.addr != ListenNone {
 			checkListen(add, l.path, l.addr)
@@ -181,6 +182,22 @@ func (c *Config) Validate() []Problem {
 		}
 		if sl.SigningSecret != "" && sl.Listen != ListenNone {
 			checkListen(add, "$.approvals.slack.listen", sl.Listen)
+		}
+	}
+	if s3 := c.Recorder.S3; s3.Enabled() {
+		if s3.Bucket == "" {
+			add("$.recorder.s3.bucket", "missing")
+		}
+		if s3.AccessKey == "" || s3.SecretKey == "" {
+			add("$.recorder.s3", "access_key and secret_key are required (from the environment)")
+		}
+	}
+	if c.Recorder.RetentionDays < 0 {
+		add("$.recorder.retention_days", "must be 0 (keep) or more")
+	}
+	for i, cn := range c.Connections {
+		if cn.RetentionDays < 0 {
+			add(fmt.Sprintf("$.connections[%d].retention_days", i), "must be 0 (keep) or more")
 		}
 	}
 	// The agents' port never serves the operators' endpoints.

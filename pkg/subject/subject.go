@@ -54,6 +54,9 @@ const (
 	PolicyConsumer = "policy"
 	// ApproverConsumer reads verdicts: the approve ones are its work.
 	ApproverConsumer = "approver"
+	// RecorderConsumer reads everything, on AIRLOCK (the exchanges) and on
+	// AIRLOCK_AUDIT (the chain): one consumer of that name on each.
+	RecorderConsumer = "recorder"
 )
 
 // Buckets.
@@ -68,6 +71,9 @@ const (
 	// ApprovalsBucket is the KV bucket of approvals, pending and decided,
 	// and of the interactions already seen (replay protection).
 	ApprovalsBucket = "airlock-approvals"
+	// RecordingsBucket is the object store the recorder writes to when no
+	// S3 store is configured (`airlock up`).
+	RecordingsBucket = "airlock-recordings"
 )
 
 // Request is the subject of a request event on a connection.

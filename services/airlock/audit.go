@@ -58,7 +58,7 @@ func newAuditCmd() *cobra.Command {
 	tail.Flags().StringVar(&f.decision, "decision", "", "only this decision (allow, deny, approve, unauthenticated, error)")
 	tail.Flags().DurationVar(&since, "since", 0, "start this far back (default: new events only)")
 	tail.Flags().StringVar(&format, "format", "json", "json (one event a line) or table")
-	cmd.AddCommand(tail)
+	cmd.AddCommand(tail, newVerifyCmd())
 	return cmd
 }
 

@@ -30,6 +30,6 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(newAuditCmd(), newUpCmd(), newTokenCmd(), newPolicyCmd(), newConfigCmd(), newProvisionCmd(), newApprovalsCmd())
+	root.AddCommand(newAuditCmd(), newUpCmd(), newTokenCmd(), newPolicyCmd(), newConfigCmd(), newProvisionCmd(), newApprovalsCmd(), newSessionsCmd(), newReplayCmd("replay"))
 	return root
 }

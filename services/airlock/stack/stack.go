@@ -35,6 +35,8 @@ import (
 	"github.com/airlockhq/airlock/services/masker"
 	"github.com/airlockhq/airlock/services/policy"
 	"github.com/airlockhq/airlock/services/policy/rules"
+	"github.com/airlockhq/airlock/services/recorder"
+	"github.com/airlockhq/airlock/services/recorder/store"
 )
 
 // Stack is a running all-in-one Airlock.
@@ -66,6 +68,9 @@ type Stack struct {
 	policySv   *policy.Service
 	policyWG   sync.WaitGroup
 	policyM    *policy.Metrics
+	recorderMu sync.Mutex
+	recorder   *recorder.Running
+	recorderNC *nats.Conn
 	approverMu sync.Mutex
 	approver   *approver.Running
 	approverNC *nats.Conn
@@ -173,6 +178,9 @@ func Start(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Lo
 		return nil, err
 	}
 	if err := st.StartApprover(ctx); err != nil {
+		return nil, err
+	}
+	if err := st.StartRecorder(ctx); err != nil {
 		return nil, err
 	}
 
@@ -291,6 +299,56 @@ func (st *Stack) StopPolicy() {
 	st.policy, st.policyNC, st.policySv = nil, nil, nil
 }
 
+// StartRecorder starts the recorder on its own bus connection: to the
+// configured S3 store, or the JetStream object store bucket.
+func (st *Stack) StartRecorder(ctx context.Context) error {
+	st.recorderMu.Lock()
+	defer st.recorderMu.Unlock()
+	if st.recorder != nil {
+		return errors.New("recorder already running")
+	}
+	log := st.log.With("service", "recorder")
+	nc, err := bus.Connect(st.cfg.NATS.URL, st.ns, "recorder", log, bus.WithAuth(bus.AuthFrom(st.cfg)))
+	if err != nil {
+		return err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("opening jetstream: %w", err)
+	}
+	r, err := recorder.Start(ctx, st.cfg, js, log)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	st.recorder, st.recorderNC = r, nc
+	return nil
+}
+
+// StopRecorder stops the recorder, as a crash would: what it had not
+// written waits in JetStream.
+func (st *Stack) StopRecorder() {
+	st.recorderMu.Lock()
+	defer st.recorderMu.Unlock()
+	if st.recorder == nil {
+		return
+	}
+	st.recorder.Stop()
+	st.recorderNC.Close()
+	st.recorder, st.recorderNC = nil, nil
+}
+
+// Recordings is the recorder's store, nil when it is stopped.
+func (st *Stack) Recordings() store.Store {
+	st.recorderMu.Lock()
+	defer st.recorderMu.Unlock()
+	if st.recorder == nil {
+		return nil
+	}
+	return st.recorder.Store
+}
+
 // StartApprover starts the approver on its own bus connection: with Slack
 // when approvals.slack is configured, else for `airlock approvals` alone.
 func (st *Stack) StartApprover(ctx context.Context) error {
@@ -398,6 +456,7 @@ func (st *Stack) Close() {
 	st.StopPolicy()
 	st.StopMasker()
 	st.StopApprover()
+	st.StopRecorder()
 	for _, nc := range st.conns {
 		nc.Close()
 	}

@@ -139,6 +139,8 @@ type stackOptions struct {
 	logTo io.Writer
 	// approvals is the approvals section's YAML body, indented two spaces.
 	approvals string
+	// recorder is the recorder section's YAML body, indented two spaces.
+	recorder string
 	// maskTimeout is masking.timeout; zero means 30s (the race detector
 	// slows the masker tenfold on bodies dense with secrets).
 	maskTimeout time.Duration
@@ -193,7 +195,9 @@ masking:
   timeout: %s
 approvals:
 %s
-`, natsSection, opts.decisionTimeout, opts.connections, cmp.Or(opts.maskTimeout, 30*time.Second), opts.approvals)
+recorder:
+%s
+`, natsSection, opts.decisionTimeout, opts.connections, cmp.Or(opts.maskTimeout, 30*time.Second), opts.approvals, opts.recorder)
 	cfgPath := filepath.Join(dir, "airlock.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

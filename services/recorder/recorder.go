@@ -1,0 +1,241 @@
+// Package recorder is Airlock's recorder: it writes every exchange — the
+// request, verdict, approvals, decision and response events of a request,
+// bodies masked — as one record per request to an object store (MinIO or
+// any S3 store; a JetStream object store bucket for `airlock up`), grouped
+// into sessions; and it chains the audit stream's events, each carrying
+// the hash of the one before, into the same store, so that an edited or
+// deleted record is found (Verify).
+//
+// A message is acked only after the object holding it is written. When
+// the store is down, the events wait in JetStream and are written when it
+// returns; a record is written under a key its request id decides, so a
+// redelivery rewrites the same object rather than adding one.
+package recorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/airlockhq/airlock/pkg/subject"
+	"github.com/airlockhq/airlock/services/recorder/store"
+)
+
+// Timings of the recorder.
+const (
+	// CompleteAfter is how long a request's events wait for its response
+	// event before the record is written without it.
+	CompleteAfter = 2 * time.Minute
+	// RetryAfter is how soon events whose object could not be written are
+	// delivered again.
+	RetryAfter = 2 * time.Second
+	// ProgressEvery is how often the events of a record still waiting for
+	// its response are marked in progress (the consumer's ack wait is
+	// longer).
+	ProgressEvery = 10 * time.Second
+)
+
+// Service records exchanges.
+type Service struct {
+	js    jetstream.JetStream
+	store store.Store
+	log   *slog.Logger
+	now   func() time.Time
+	// completeAfter is CompleteAfter, shorter in tests.
+	completeAfter time.Duration
+
+	mu      sync.Mutex
+	pending map[string]*pendingRecord
+}
+
+type pendingRecord struct {
+	rec        Record
+	msgs       []jetstream.Msg
+	first      time.Time
+	progressed time.Time
+}
+
+// New returns a recorder writing to st.
+func New(js jetstream.JetStream, st store.Store, log *slog.Logger) *Service {
+	return &Service{js: js, store: st, log: log, now: time.Now, completeAfter: CompleteAfter, pending: map[string]*pendingRecord{}}
+}
+
+// kinds maps each subject family of the AIRLOCK stream to its event.
+var kinds = []struct{ prefix, kind string }{
+	{subject.RequestPrefix, "request"},
+	{subject.VerdictPrefix, "verdict"},
+	{subject.ApprovalPrefix, "approval"},
+	{subject.DecisionPrefix, "decision"},
+	{subject.ResponsePrefix, "response"},
+}
+
+// kindOf returns an AIRLOCK subject's event kind and request id.
+func kindOf(subj string) (kind, id string, ok bool) {
+	for _, k := range kinds {
+		if rest, found := strings.CutPrefix(subj, k.prefix); found {
+			// airlock.req.<conn>.<id>: the id is the last token.
+			if i := strings.LastIndexByte(rest, '.'); i >= 0 {
+				rest = rest[i+1:]
+			}
+			return k.kind, rest, rest != ""
+		}
+	}
+	return "", "", false
+}
+
+// Run records the AIRLOCK stream's events until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	cons, err := s.js.Consumer(ctx, subject.Stream, subject.RecorderConsumer)
+	if err != nil {
+		return fmt.Errorf("binding to consumer %s: %w", subject.RecorderConsumer, err)
+	}
+	msgs := make(chan jetstream.Msg, 64)
+	stopped := make(chan struct{})
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		select {
+		case msgs <- m:
+		case <-stopped:
+			_ = m.Nak()
+		}
+	}, jetstream.PullMaxMessages(64))
+	if err != nil {
+		return fmt.Errorf("consuming %s: %w", subject.Stream, err)
+	}
+	s.log.Info("recorder consuming", "stream", subject.Stream, "consumer", subject.RecorderConsumer)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// Hand back what is in hand, so that it is delivered again at
+			// once rather than after the ack wait.
+			close(stopped)
+			cc.Stop()
+			for {
+				select {
+				case m := <-msgs:
+					_ = m.Nak()
+					continue
+				default:
+				}
+				break
+			}
+			s.abandon()
+			return ctx.Err()
+		case m := <-msgs:
+			s.take(ctx, m)
+		case <-tick.C:
+			s.flushStale(ctx)
+		}
+	}
+}
+
+// take adds a message to its request's record, and writes the record when
+// the response event has come.
+func (s *Service) take(ctx context.Context, m jetstream.Msg) {
+	kind, id, ok := kindOf(m.Subject())
+	if !ok {
+		_ = m.Ack()
+		return
+	}
+	s.mu.Lock()
+	p := s.pending[id]
+	if p == nil {
+		p = &pendingRecord{rec: Record{V: 1, ID: id}, first: s.now(), progressed: s.now()}
+		s.pending[id] = p
+	}
+	s.mu.Unlock()
+	if err := p.rec.add(kind, m.Data()); err != nil {
+		s.log.Error("discarding a malformed event", "subject", m.Subject(), "err", err)
+		_ = m.Ack()
+		return
+	}
+	p.msgs = append(p.msgs, m)
+	// Redelivered events may come in any order: the record is whole when
+	// it has both ends.
+	if p.rec.Request != nil && p.rec.Response != nil {
+		p.rec.Complete = true
+		s.write(ctx, p)
+	}
+}
+
+// flushStale writes the records whose response never came; events with
+// no request event (a late click on a decided approval) are dropped. The
+// events of records still waiting are marked in progress, so that the ack
+// wait stays short: a recorder that dies has its events delivered again
+// soon.
+func (s *Service) flushStale(ctx context.Context) {
+	s.mu.Lock()
+	var stale []*pendingRecord
+	now := s.now()
+	for _, p := range s.pending {
+		switch {
+		case now.Sub(p.first) >= s.completeAfter:
+			stale = append(stale, p)
+		case now.Sub(p.progressed) >= ProgressEvery:
+			for _, m := range p.msgs {
+				_ = m.InProgress()
+			}
+			p.progressed = now
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range stale {
+		if p.rec.Request == nil {
+			for _, m := range p.msgs {
+				_ = m.Ack()
+			}
+			s.forget(p)
+			continue
+		}
+		s.write(ctx, p)
+	}
+}
+
+// write puts the record in the store, then acks its events; when the
+// store refuses, the events are delivered again a little later.
+func (s *Service) write(ctx context.Context, p *pendingRecord) {
+	defer s.forget(p)
+	data, err := p.rec.encode()
+	if err == nil {
+		err = s.store.Put(ctx, p.rec.Key(), data)
+	}
+	if err != nil {
+		s.log.Warn("record not written: its events wait in JetStream", "request_id", p.rec.ID, "err", err)
+		for _, m := range p.msgs {
+			_ = m.NakWithDelay(RetryAfter)
+		}
+		return
+	}
+	for _, m := range p.msgs {
+		if err := m.DoubleAck(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			s.log.Warn("ack after the record was written", "request_id", p.rec.ID, "err", err)
+		}
+	}
+}
+
+func (s *Service) forget(p *pendingRecord) {
+	s.mu.Lock()
+	if s.pending[p.rec.ID] == p {
+		delete(s.pending, p.rec.ID)
+	}
+	s.mu.Unlock()
+}
+
+// abandon hands the unwritten records' events back to JetStream.
+func (s *Service) abandon() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, p := range s.pending {
+		for _, m := range p.msgs {
+			_ = m.Nak()
+		}
+		delete(s.pending, id)
+	}
+}
