@@ -100,9 +100,12 @@ func NewChain(ctx context.Context, js jetstream.JetStream, st store.Store, log i
 func (c *Chain) Run(ctx context.Context) error {
 	c.log.Info("chaining the audit stream", "after", c.lastSeq)
 	for ctx.Err() == nil {
-		cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy}
+		// A bounded number of resets: the ordered consumer otherwise
+		// retries for ever after a bus restart, deaf to ctx; this loop
+		// starts it again from the last link instead.
+		cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, MaxResetAttempts: 3}
 		if c.lastSeq > 0 {
-			cfg = jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: c.lastSeq + 1}
+			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, c.lastSeq+1
 		}
 		cons, err := c.js.OrderedConsumer(ctx, subject.AuditStream, cfg)
 		if err != nil {
