@@ -58,8 +58,63 @@ func newAuditCmd() *cobra.Command {
 	tail.Flags().StringVar(&f.decision, "decision", "", "only this decision (allow, deny, approve, unauthenticated, error)")
 	tail.Flags().DurationVar(&since, "since", 0, "start this far back (default: new events only)")
 	tail.Flags().StringVar(&format, "format", "json", "json (one event a line) or table")
-	cmd.AddCommand(tail, newVerifyCmd())
+	var exportSince time.Duration
+	var ef auditFilter
+	var exportURL string
+	export := &cobra.Command{
+		Use:   "export",
+		Short: "Print the audit events since a time as JSON lines, then stop",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			nc, js, err := connectJS(exportURL, cliClient, authFromEnv())
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			return exportAudit(cmd.Context(), js, ef, exportSince, cmd.OutOrStdout())
+		},
+	}
+	export.Flags().StringVar(&exportURL, "nats", envOr("AIRLOCK_NATS_URL", "nats://"+config.DefaultNATSListen), "NATS server (env AIRLOCK_NATS_URL)")
+	export.Flags().DurationVar(&exportSince, "since", 24*time.Hour, "from this far back")
+	export.Flags().StringVar(&ef.connection, "connection", "", "only this connection")
+	export.Flags().StringVar(&ef.identity, "identity", "", "only this identity (sub)")
+	export.Flags().StringVar(&ef.decision, "decision", "", "only this decision")
+	cmd.AddCommand(tail, export, newVerifyCmd())
 	return cmd
+}
+
+// exportAudit prints the audit events matching f from since ago to the
+// end of the stream, as JSON lines.
+func exportAudit(ctx context.Context, js jetstream.JetStream, f auditFilter, since time.Duration, w io.Writer) error {
+	start := time.Now().Add(-since)
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &start}
+	if f.connection != "" {
+		cfg.FilterSubjects = []string{subject.Audit(f.connection)}
+	}
+	cons, err := js.OrderedConsumer(ctx, subject.AuditStream, cfg)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", subject.AuditStream, err)
+	}
+	for {
+		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(time.Second))
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", subject.AuditStream, err)
+		}
+		n, done := 0, false
+		for m := range batch.Messages() {
+			n++
+			var a event.Audit
+			if json.Unmarshal(m.Data(), &a) == nil && f.match(&a) {
+				fmt.Fprintf(w, "%s\n", strings.TrimSpace(string(m.Data())))
+			}
+			if md, err := m.Metadata(); err == nil && md.NumPending == 0 {
+				done = true
+			}
+		}
+		if n == 0 || done {
+			return batch.Error()
+		}
+	}
 }
 
 // tailAudit prints the audit events matching f until ctx is done.

@@ -82,3 +82,36 @@ func TestAuditTailFollowsAndFilters(t *testing.T) {
 		})
 	}
 }
+
+func TestAuditExportStopsAtTheEnd(t *testing.T) {
+	srv := bustest.Start(t)
+	_, js := srv.Connect(t, "test")
+	var ids []string
+	for i := range 1200 {
+		a := event.Audit{V: 1, ID: event.NewID(), Time: time.Now().UTC(), Connection: "github", Identity: "copilot",
+			Groups: []string{}, Method: "GET", Path: "/x", Decision: []string{"allow", "deny"}[i%2], Status: 200}
+		data, _ := json.Marshal(a)
+		if _, err := js.Publish(context.Background(), subject.Audit("github"), data); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, a.ID)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	if err := exportAudit(ctx, js, auditFilter{decision: "deny"}, time.Hour, &out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 600 || !strings.Contains(lines[0], ids[1]) || !strings.Contains(lines[599], ids[1199]) {
+		t.Fatalf("%d lines exported, want the 600 denials in order", len(lines))
+	}
+	// An empty stream: no line, no wait past a second.
+	empty := bustest.Start(t)
+	_, ejs := empty.Connect(t, "test")
+	out.Reset()
+	start := time.Now()
+	if err := exportAudit(ctx, ejs, auditFilter{}, time.Hour, &out); err != nil || out.Len() != 0 || time.Since(start) > 3*time.Second {
+		t.Errorf("empty stream: %q, %v, %s", out.String(), err, time.Since(start))
+	}
+}
