@@ -41,13 +41,22 @@ func (b *Bodies) open(ctx context.Context) (jetstream.ObjectStore, error) {
 // Put stores the body of request id and returns the object name the event
 // carries.
 func (b *Bodies) Put(ctx context.Context, id string, data []byte) (string, error) {
+	return b.put(ctx, "req/"+id, data)
+}
+
+// PutResponse stores the (masked) response body of request id, for the
+// recorder, and returns the object name the response event carries.
+func (b *Bodies) PutResponse(ctx context.Context, id string, data []byte) (string, error) {
+	return b.put(ctx, "resp/"+id, data)
+}
+
+func (b *Bodies) put(ctx context.Context, name string, data []byte) (string, error) {
 	os, err := b.open(ctx)
 	if err != nil {
 		return "", err
 	}
-	name := "req/" + id
 	if _, err := os.Put(ctx, jetstream.ObjectMeta{Name: name}, bytes.NewReader(data)); err != nil {
-		return "", fmt.Errorf("storing body of %s: %w", id, err)
+		return "", fmt.Errorf("storing body %s: %w", name, err)
 	}
 	return name, nil
 }

@@ -173,6 +173,10 @@ type Response struct {
 	Masked bool `json:"masked,omitempty"`
 	// Findings are the secrets masked in the response body.
 	Findings []Finding `json:"findings,omitempty"`
+	// Body is the masked response body, for the recorder: up to the
+	// inspect limit (Truncated beyond), inline or in the object store.
+	// Only bodies that went through the masker are kept.
+	Body *Body `json:"body,omitempty"`
 }
 
 // Audit is the compact, one-per-request record that operators subscribe to,

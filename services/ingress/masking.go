@@ -106,7 +106,13 @@ func (s *Server) maskResponse(resp *http.Response, cn *connection, st *requestSt
 		return err
 	}
 	st.masking = mr
-	resp.Body = mr
+	// The recorder gets what the agent got, masked, up to the inspect
+	// limit; kept off the request path (publishResponse).
+	st.recorded = &capture{limit: int(s.cfg.InspectLimit)}
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.TeeReader(mr, st.recorded), mr}
 	resp.ContentLength = -1
 	for _, h := range []string{"Content-Length", "Content-Encoding", "Content-MD5", "Digest", "Repr-Digest", "Content-Digest"} {
 		resp.Header.Del(h)
@@ -188,4 +194,23 @@ func secretsFound(fs []event.Finding) string {
 	}
 	b.WriteString(")")
 	return b.String()
+}
+
+// capture keeps the first limit bytes written to it.
+type capture struct {
+	limit     int
+	data      []byte
+	truncated bool
+}
+
+// Write keeps what fits and reports all of p written: the agent's copy
+// must not suffer for the recorder's.
+func (c *capture) Write(p []byte) (int, error) {
+	n := len(p)
+	if room := c.limit - len(c.data); n > room {
+		c.truncated = true
+		p = p[:max(room, 0)]
+	}
+	c.data = append(c.data, p...)
+	return n, nil
 }

@@ -41,6 +41,8 @@ type requestState struct {
 	masking *maskstream.Reader
 	// maskErr is why the response could not be masked.
 	maskErr error
+	// recorded is the masked response body kept for the recorder.
+	recorded *capture
 }
 
 // findings are the secrets found, both directions.
@@ -416,6 +418,29 @@ func (s *Server) publishResponse(st *requestState, cn *connection, status int, f
 	}
 	if st.masking != nil {
 		ev.Masked, ev.Findings = true, st.masking.Findings()
+	}
+	if c := st.recorded; c != nil && forwarded {
+		sum := sha256.Sum256(c.data)
+		ev.Body = &event.Body{Size: int64(len(c.data)), ContentLength: out, Truncated: c.truncated,
+			SHA256: hex.EncodeToString(sum[:]), Masked: true}
+		if len(c.data) > int(s.cfg.InlineLimit) {
+			// Stored, then journaled, off the request path: the agent
+			// already has its answer.
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				name, err := s.bodies.PutResponse(ctx, st.reqID, c.data)
+				if err != nil {
+					s.log.Warn("response body not kept for the recorder", "request_id", st.reqID, "err", err)
+					ev.Body = nil
+				} else {
+					ev.Body.Object = name
+				}
+				s.publishAsync(subject.Response(st.reqID), st.reqID+":resp", ev)
+			}()
+			return
+		}
+		ev.Body.Inline = c.data
 	}
 	s.publishAsync(subject.Response(st.reqID), st.reqID+":resp", ev)
 }

@@ -35,6 +35,9 @@ type Record struct {
 	Approvals []event.Approval `json:"approvals,omitempty"`
 	Decision  *event.Decision  `json:"decision,omitempty"`
 	Response  *event.Response  `json:"response,omitempty"`
+	// Missing names bodies the object store no longer had when the record
+	// was written.
+	Missing []string `json:"missing,omitempty"`
 }
 
 // SessionHeader names an agent's own session.

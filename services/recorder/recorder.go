@@ -23,6 +23,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/airlockhq/airlock/pkg/bus"
+	"github.com/airlockhq/airlock/pkg/event"
 	"github.com/airlockhq/airlock/pkg/subject"
 	"github.com/airlockhq/airlock/services/recorder/store"
 )
@@ -43,10 +45,11 @@ const (
 
 // Service records exchanges.
 type Service struct {
-	js    jetstream.JetStream
-	store store.Store
-	log   *slog.Logger
-	now   func() time.Time
+	js     jetstream.JetStream
+	bodies *bus.Bodies
+	store  store.Store
+	log    *slog.Logger
+	now    func() time.Time
 	// completeAfter is CompleteAfter, shorter in tests.
 	completeAfter time.Duration
 
@@ -63,7 +66,7 @@ type pendingRecord struct {
 
 // New returns a recorder writing to st.
 func New(js jetstream.JetStream, st store.Store, log *slog.Logger) *Service {
-	return &Service{js: js, store: st, log: log, now: time.Now, completeAfter: CompleteAfter, pending: map[string]*pendingRecord{}}
+	return &Service{js: js, bodies: bus.NewBodies(js), store: st, log: log, now: time.Now, completeAfter: CompleteAfter, pending: map[string]*pendingRecord{}}
 }
 
 // kinds maps each subject family of the AIRLOCK stream to its event.
@@ -202,7 +205,11 @@ func (s *Service) flushStale(ctx context.Context) {
 // store refuses, the events are delivered again a little later.
 func (s *Service) write(ctx context.Context, p *pendingRecord) {
 	defer s.forget(p)
-	data, err := p.rec.encode()
+	err := s.fetchBodies(ctx, &p.rec)
+	var data []byte
+	if err == nil {
+		data, err = p.rec.encode()
+	}
 	if err == nil {
 		err = s.store.Put(ctx, p.rec.Key(), data)
 	}
@@ -218,6 +225,34 @@ func (s *Service) write(ctx context.Context, p *pendingRecord) {
 			s.log.Warn("ack after the record was written", "request_id", p.rec.ID, "err", err)
 		}
 	}
+}
+
+// fetchBodies puts the bodies the events keep in the object store into the
+// record: a recording must stand without the bus (whose bodies expire).
+// A body already expired is recorded as missing.
+func (s *Service) fetchBodies(ctx context.Context, r *Record) error {
+	var bodies []*event.Body
+	if r.Request != nil && r.Request.Body != nil {
+		bodies = append(bodies, r.Request.Body)
+	}
+	if r.Response != nil && r.Response.Body != nil {
+		bodies = append(bodies, r.Response.Body)
+	}
+	for _, b := range bodies {
+		if b.Object == "" || b.Inline != nil {
+			continue
+		}
+		data, err := s.bodies.Get(ctx, b.Object)
+		switch {
+		case errors.Is(err, jetstream.ErrObjectNotFound):
+			r.Missing = append(r.Missing, b.Object)
+		case err != nil:
+			return fmt.Errorf("reading body %s: %w", b.Object, err)
+		default:
+			b.Inline = data
+		}
+	}
+	return nil
 }
 
 func (s *Service) forget(p *pendingRecord) {

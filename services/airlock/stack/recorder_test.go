@@ -138,6 +138,16 @@ func TestRecordingSurvivesAStoreOutage(t *testing.T) {
 	if l := b.leaked(raw); len(l) > 0 {
 		t.Errorf("secrets in the recordings: %v", l)
 	}
+	// The responses that carried secrets are recorded, masked.
+	withBodies := 0
+	for _, r := range recs {
+		if body := r.Response.Body; body != nil && bytes.Contains(body.Inline, []byte("[MASKED:")) && body.Masked {
+			withBodies++
+		}
+	}
+	if withBodies != n/50 {
+		t.Errorf("%d records hold a masked response body, want %d", withBodies, n/50)
+	}
 
 	sessions, err := recorder.Sessions(context.Background(), st, recorder.Filter{Connection: "gh"})
 	if err != nil || len(sessions) == 0 {
