@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/airlockhq/airlock/pkg/event"
@@ -66,10 +67,19 @@ func (r *Record) Key() string {
 	return fmt.Sprintf("%s%s/%s/%s/%s.json.gz", SessionsPrefix, subject.Token(r.Connection), r.Time.UTC().Format("2006/01/02"), r.Session, r.ID)
 }
 
+// gzips are reused: a new gzip.Writer costs more than the record it
+// compresses (its tables are allocated afresh each time).
+var gzips = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return zw
+}}
+
 // encode is the record as one gzip-compressed JSON line.
 func (r *Record) encode() ([]byte, error) {
 	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
+	zw := gzips.Get().(*gzip.Writer)
+	defer gzips.Put(zw)
+	zw.Reset(&b)
 	enc := json.NewEncoder(zw)
 	if err := enc.Encode(r); err != nil {
 		return nil, fmt.Errorf("encoding record %s: %w", r.ID, err)

@@ -220,10 +220,10 @@ func (s *Service) write(ctx context.Context, p *pendingRecord) {
 		}
 		return
 	}
+	// A lost ack means a redelivery, which rewrites the same object: no
+	// need to wait for the server to confirm each one.
 	for _, m := range p.msgs {
-		if err := m.DoubleAck(ctx); err != nil && !errors.Is(err, context.Canceled) {
-			s.log.Warn("ack after the record was written", "request_id", p.rec.ID, "err", err)
-		}
+		_ = m.Ack()
 	}
 }
 
