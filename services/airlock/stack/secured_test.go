@@ -29,6 +29,7 @@ import (
 	"github.com/airlockhq/airlock/services/ingress/identity"
 	"github.com/airlockhq/airlock/services/masker"
 	"github.com/airlockhq/airlock/services/policy"
+	"github.com/airlockhq/airlock/services/recorder"
 )
 
 // syncBuffer is a log sink the services write to concurrently.
@@ -241,6 +242,14 @@ policies: [deny-all.yaml]
 			t.Errorf("%s %s = %d, want %d\n%s", tt.method, tt.path, resp.StatusCode, tt.want, logs)
 		}
 	}
+	// The recorder, as its own user: it records the exchanges that follow
+	// into the embedded store and chains the audit stream.
+	rec, err := recorder.Start(ctx, cfg, dial("recorder"), log.With("service", "recorder"))
+	if err != nil {
+		t.Fatalf("recorder as its user: %v", err)
+	}
+	t.Cleanup(rec.Stop)
+
 	// A held request, decided by an operator as the cli user and carried
 	// out by the approver as its own user.
 	appr, err := approver.Start(ctx, cfg, dial("approver"), log.With("service", "approver"))
@@ -297,6 +306,27 @@ policies: [deny-all.yaml]
 	defer cancelShort()
 	if _, err := qjs.Publish(short, "$KV."+subject.ApprovalsBucket+".approval."+pendingID, []byte(`{"state":"approved"}`)); err == nil {
 		t.Error("the cli user wrote an approval")
+	}
+
+	// Everything so far is recorded and chained, and the cli user can
+	// read the recordings (airlock audit verify, sessions, replay).
+	cliStore, err := recorder.OpenStore(ctx, cfg, dial("cli"))
+	if err != nil {
+		t.Fatalf("cli opens the recordings: %v", err)
+	}
+	for {
+		keys, err := cliStore.List(ctx, recorder.SessionsPrefix)
+		if err != nil {
+			t.Fatalf("cli lists the recordings: %v", err)
+		}
+		chained, verr := recorder.Verify(ctx, cliStore)
+		if len(keys) >= 2 && chained >= 2 && verr == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("recordings: %d records, %d chained (%v)\n%s", len(keys), chained, verr, logs)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	if err := srv.Ready(); err != nil {
