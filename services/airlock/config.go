@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/airlockhq/airlock/pkg/config"
+	"github.com/airlockhq/airlock/pkg/subject"
 	"github.com/airlockhq/airlock/services/masker"
 	"github.com/airlockhq/airlock/services/policy"
 )
@@ -186,6 +187,14 @@ func printSummary(w io.Writer, file string, cfg *config.Config, rules, detectors
 		approvals = "Slack channel " + sl.Channel + ", " + mode
 	}
 	fmt.Fprintf(w, "  approvals    %s; %d approvers\n", approvals, len(cfg.Approvals.Approvers))
-	fmt.Fprintf(w, "  admin        %s (airlock up), %s (ingress), %s (policy), %s (masker), %s (approver)\n",
-		cfg.Admin.Listen, cfg.Admin.Ingress, cfg.Admin.Policy, cfg.Admin.Masker, cfg.Admin.Approver)
+	recordings := "the embedded store (JetStream object store " + subject.RecordingsBucket + ")"
+	if s3 := cfg.Recorder.S3; s3.Enabled() {
+		recordings = "S3 " + s3.Endpoint + ", bucket " + s3.Bucket
+	}
+	if d := cfg.Recorder.RetentionDays; d > 0 {
+		recordings += fmt.Sprintf(", kept %d days", d)
+	}
+	fmt.Fprintf(w, "  recordings   %s\n", recordings)
+	fmt.Fprintf(w, "  admin        %s (airlock up), %s (ingress), %s (policy), %s (masker), %s (approver), %s (recorder)\n",
+		cfg.Admin.Listen, cfg.Admin.Ingress, cfg.Admin.Policy, cfg.Admin.Masker, cfg.Admin.Approver, cfg.Admin.Recorder)
 }
