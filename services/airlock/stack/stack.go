@@ -246,6 +246,22 @@ func (st *Stack) connect(name string) (*nats.Conn, error) {
 	return nc, nil
 }
 
+// serviceConn is a connection of a service's own, with JetStream, closed
+// by the service's Stop rather than by Close.
+func (st *Stack) serviceConn(name string) (*nats.Conn, jetstream.JetStream, *slog.Logger, error) {
+	log := st.log.With("service", name)
+	nc, err := bus.Connect(st.cfg.NATS.URL, st.ns, name, log, bus.WithAuth(bus.AuthFrom(st.cfg)))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, nil, fmt.Errorf("opening jetstream: %w", err)
+	}
+	return nc, js, log, nil
+}
+
 // StartPolicy starts the policy service on its own bus connection.
 func (st *Stack) StartPolicy(ctx context.Context) error {
 	st.policyMu.Lock()
@@ -257,16 +273,11 @@ func (st *Stack) StartPolicy(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	nc, err := bus.Connect(st.cfg.NATS.URL, st.ns, "policy", st.log.With("service", "policy"), bus.WithAuth(bus.AuthFrom(st.cfg)))
+	nc, js, log, err := st.serviceConn("policy")
 	if err != nil {
 		return err
 	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return fmt.Errorf("opening jetstream: %w", err)
-	}
-	svc := policy.New(js, set, st.log.With("service", "policy"), st.policyM)
+	svc := policy.New(js, set, log, st.policyM)
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	st.policy, st.policyNC, st.policySv = cancel, nc, svc
 	st.policyWG.Add(2)
@@ -307,15 +318,9 @@ func (st *Stack) StartRecorder(ctx context.Context) error {
 	if st.recorder != nil {
 		return errors.New("recorder already running")
 	}
-	log := st.log.With("service", "recorder")
-	nc, err := bus.Connect(st.cfg.NATS.URL, st.ns, "recorder", log, bus.WithAuth(bus.AuthFrom(st.cfg)))
+	nc, js, log, err := st.serviceConn("recorder")
 	if err != nil {
 		return err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return fmt.Errorf("opening jetstream: %w", err)
 	}
 	r, err := recorder.Start(ctx, st.cfg, js, log)
 	if err != nil {
@@ -357,15 +362,9 @@ func (st *Stack) StartApprover(ctx context.Context) error {
 	if st.approver != nil {
 		return errors.New("approver already running")
 	}
-	log := st.log.With("service", "approver")
-	nc, err := bus.Connect(st.cfg.NATS.URL, st.ns, "approver", log, bus.WithAuth(bus.AuthFrom(st.cfg)))
+	nc, js, log, err := st.serviceConn("approver")
 	if err != nil {
 		return err
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		nc.Close()
-		return fmt.Errorf("opening jetstream: %w", err)
 	}
 	r, err := approver.Start(ctx, st.cfg, js, log)
 	if err != nil {
