@@ -7,77 +7,49 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/airlockhq/airlock/pkg/admin"
 	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/config"
+	"github.com/airlockhq/airlock/pkg/daemon"
 	"github.com/airlockhq/airlock/pkg/subject"
 	"github.com/airlockhq/airlock/services/policy"
 	"github.com/airlockhq/airlock/services/policy/rules"
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := run(log); err != nil {
-		log.Error("policy service failed", "err", err)
-		os.Exit(1)
-	}
-}
-
-func run(log *slog.Logger) error {
-	path := flag.String("config", config.PathFromEnv("airlock.yaml"), "configuration file (env "+config.EnvPath+")")
-	flag.Parse()
-
-	cfg, err := config.Load(*path)
-	if err != nil {
-		return err
-	}
-	if cfg.NATS.URL == "" {
-		return errors.New("nats.url is empty: the standalone policy service needs a NATS server (the embedded one runs inside `airlock up`)")
-	}
-	set, err := policy.FromConfig(cfg)
-	if err != nil {
-		return err
-	}
-	if set.Len() == 0 {
-		log.Warn("no policy rules: every request will be denied")
-	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-
-	nc, js, err := bus.Join(ctx, cfg, "policy", log, subject.Stream, bus.PoliciesStream, bus.BodiesStream)
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-
-	reg := admin.NewRegistry()
-	metrics, err := policy.NewMetrics(reg)
-	if err != nil {
-		return err
-	}
-	svc := policy.New(js, set, log, metrics)
-	adm, err := admin.Start(cfg.Admin.Policy, reg, svc.Ready, log)
-	if err != nil {
-		return err
-	}
-	if adm != nil {
-		defer adm.Close()
-	}
-	go reloadOnHangup(ctx, cfg, svc, log)
-	go func() {
-		if err := svc.WatchPushed(ctx, rules.WithMaxBody(int64(cfg.Ingress.InspectLimit))); err != nil {
-			log.Error("pushed policies are not followed", "err", err)
-		}
-	}()
-	return svc.Run(ctx)
+	daemon.Main(daemon.Service{
+		Name: "policy",
+		Streams: func(*config.Config) []string {
+			return []string{subject.Stream, bus.PoliciesStream, bus.BodiesStream}
+		},
+		Admin: func(c *config.Config) string { return c.Admin.Policy },
+		Run: func(ctx context.Context, env daemon.Env) error {
+			set, err := policy.FromConfig(env.Config)
+			if err != nil {
+				return err
+			}
+			if set.Len() == 0 {
+				env.Log.Warn("no policy rules: every request will be denied")
+			}
+			metrics, err := policy.NewMetrics(env.Registry)
+			if err != nil {
+				return err
+			}
+			svc := policy.New(env.JS, set, env.Log, metrics)
+			env.Ready(svc.Ready)
+			go reloadOnHangup(ctx, env.Config, svc, env.Log)
+			go func() {
+				if err := svc.WatchPushed(ctx, rules.WithMaxBody(int64(env.Config.Ingress.InspectLimit))); err != nil {
+					env.Log.Error("pushed policies are not followed", "err", err)
+				}
+			}()
+			return svc.Run(ctx)
+		},
+	})
 }
 
 // reloadOnHangup reloads the policy files on SIGHUP. A set that does not
