@@ -81,6 +81,16 @@ func printBanner(w io.Writer, st *stack.Stack, cfg *config.Config, dataDir strin
 		fmt.Fprintf(w, " %s (%s)", c.Name, c.Type)
 	}
 	fmt.Fprintln(w)
+	approvals := "airlock approvals ls|approve|deny (no Slack configured)"
+	if cfg.Approvals.Slack.Enabled() {
+		approvals = "in Slack, channel " + cfg.Approvals.Slack.Channel
+	}
+	fmt.Fprintf(w, "  approvals    %s\n", approvals)
+	recordings := "the data dir (airlock sessions ls, airlock replay, airlock audit verify)"
+	if cfg.Recorder.S3.Enabled() {
+		recordings = "S3 " + cfg.Recorder.S3.Endpoint + ", bucket " + cfg.Recorder.S3.Bucket
+	}
+	fmt.Fprintf(w, "  recordings   %s\n", recordings)
 	if st.Issuer == nil {
 		fmt.Fprintf(w, "\nThe dev issuer is off: present a token from your identity provider.\n")
 		return nil
