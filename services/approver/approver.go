@@ -104,6 +104,7 @@ type Service struct {
 	resolve   Resolver
 	log       *slog.Logger
 	now       func() time.Time
+	metrics   *Metrics
 }
 
 // New binds the approver to the provisioned stream and buckets. notifier
@@ -171,6 +172,7 @@ func (s *Service) handleVerdict(ctx context.Context, data []byte) error {
 		return err
 	} else if ok {
 		log.Info("held request passes under a grant", "grant", by)
+		s.metrics.count("granted")
 		return s.publishDecision(ctx, a.ID, event.OutcomeApprove, by, "", 0)
 	}
 
@@ -201,6 +203,7 @@ func (s *Service) handleVerdict(ctx context.Context, data []byte) error {
 		return err
 	}
 	log.Info("approval requested", "connection", a.Connection, "rule", a.Rule, "slack", s.notifier != nil)
+	s.metrics.count("requested")
 	if s.notifier == nil {
 		return nil
 	}
@@ -435,6 +438,10 @@ func (s *Service) Decide(ctx context.Context, c Click) error {
 		return err
 	}
 	s.log.Info("approval decided", "request_id", a.ID, "outcome", outcome, "by", by, "window", a.Window)
+	s.metrics.count(a.State)
+	if s.metrics != nil {
+		s.metrics.wait.Observe(now.Sub(a.Created).Seconds())
+	}
 	if s.notifier != nil && a.TS != "" {
 		// The decision stands whatever Slack does; the clicker's deadline
 		// is not the update's.
@@ -515,6 +522,7 @@ func (s *Service) mayDecide(ctx context.Context, a *Approval, user string) error
 // refuse records a refused interaction and tells the clicker.
 func (s *Service) refuse(ctx context.Context, a *Approval, c Click, by, why string) error {
 	s.log.Warn("interaction refused", "request_id", c.ApprovalID, "by", by, "why", why)
+	s.metrics.count("refused")
 	ev := event.Approval{V: event.Version, ID: c.ApprovalID, Time: s.now().UTC(), Kind: event.ApprovalRefused, By: by, Reason: why}
 	if a != nil {
 		ev.Connection, ev.Identity, ev.Operation, ev.Rule, ev.Expires = a.Connection, a.Identity, a.Operation, a.Rule, a.Expires
@@ -638,6 +646,7 @@ func (s *Service) Revoke(ctx context.Context, id, by string) error {
 		return fmt.Errorf("marking approval %s revoked: %w", id, err)
 	}
 	s.log.Info("grant revoked", "request_id", id, "by", by)
+	s.metrics.count(StateRevoked)
 	return nil
 }
 

@@ -32,10 +32,10 @@ type Running struct {
 	srv    *http.Server
 }
 
-// Start starts the approver on js, with Slack when the configuration has
+// Start starts the approver on js, recording its metrics in m (nil: none), with Slack when the configuration has
 // a bot token: HTTP interactivity when it has a signing secret, Socket
 // Mode when it has an app token.
-func Start(ctx context.Context, cfg *config.Config, js jetstream.JetStream, log *slog.Logger) (*Running, error) {
+func Start(ctx context.Context, cfg *config.Config, js jetstream.JetStream, log *slog.Logger, m *Metrics) (*Running, error) {
 	sc := cfg.Approvals.Slack
 	var notifier Notifier
 	var resolve Resolver
@@ -60,6 +60,7 @@ func Start(ctx context.Context, cfg *config.Config, js jetstream.JetStream, log 
 	if err != nil {
 		return nil, err
 	}
+	svc.metrics = m
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r := &Running{Service: svc, cancel: cancel}
 	judge := func(ctx context.Context, c slackapp.Click) error {

@@ -192,6 +192,23 @@ func TestHeldRequestsAreReleasedOrRefusedByADecision(t *testing.T) {
 	}
 	t.Logf("a request under a window grant took %s", time.Since(start).Round(time.Millisecond))
 
+	// The approver counts what happened.
+	mfs, err := ts.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() == "airlock_approver_events_total" {
+			for _, m := range mf.GetMetric() {
+				counts[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if counts["approved"] != 3 || counts["denied"] != 1 || counts["granted"] != 2 || counts["requested"] < 5 {
+		t.Errorf("approver metrics: %v", counts)
+	}
+
 	// Revoked: the next such request is asked again.
 	command(t, kv, approver.Command{ApprovalID: a.ID, Outcome: approver.OutcomeRevoke, By: "tester"})
 	awaitState(t, kv, a.ID, approver.StateRevoked)

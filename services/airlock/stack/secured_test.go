@@ -252,7 +252,7 @@ policies: [deny-all.yaml]
 
 	// A held request, decided by an operator as the cli user and carried
 	// out by the approver as its own user.
-	appr, err := approver.Start(ctx, cfg, dial("approver"), log.With("service", "approver"))
+	appr, err := approver.Start(ctx, cfg, dial("approver"), log.With("service", "approver"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

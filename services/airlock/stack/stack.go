@@ -72,6 +72,7 @@ type Stack struct {
 	recorder   *recorder.Running
 	recorderNC *nats.Conn
 	approverMu sync.Mutex
+	approverM  *approver.Metrics
 	approver   *approver.Running
 	approverNC *nats.Conn
 	maskerMu   sync.Mutex
@@ -96,6 +97,9 @@ func Start(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Lo
 		return nil, err
 	}
 	if st.policyM, err = policy.NewMetrics(st.Registry); err != nil {
+		return nil, err
+	}
+	if st.approverM, err = approver.NewMetrics(st.Registry); err != nil {
 		return nil, err
 	}
 	maskerM, err := masker.NewMetrics(st.Registry)
@@ -366,7 +370,7 @@ func (st *Stack) StartApprover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := approver.Start(ctx, st.cfg, js, log)
+	r, err := approver.Start(ctx, st.cfg, js, log, st.approverM)
 	if err != nil {
 		nc.Close()
 		return err

@@ -24,7 +24,11 @@ func main() {
 		},
 		Admin: func(c *config.Config) string { return c.Admin.Approver },
 		Run: func(ctx context.Context, env daemon.Env) error {
-			r, err := approver.Start(ctx, env.Config, env.JS, env.Log)
+			m, err := approver.NewMetrics(env.Registry)
+			if err != nil {
+				return err
+			}
+			r, err := approver.Start(ctx, env.Config, env.JS, env.Log, m)
 			if err != nil {
 				return err
 			}
