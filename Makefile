@@ -37,7 +37,7 @@ fuzz: ## every fuzz target for FUZZTIME each
 
 bench: ## benchmarks: the gateway against the upstream called directly and nginx, same run
 	bash scripts/bench-deps.sh
-	PATH="$$PATH:/usr/sbin" $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./services/airlock/stack ./services/policy/rules ./services/policy/github ./services/masker/detect
+	PATH="$$PATH:/usr/sbin" AIRLOCK_BENCH_RESULTS=$(CURDIR)/results/latest $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./services/airlock/stack ./services/policy/rules ./services/policy/github ./services/masker/detect ./services/masker
 
 clean:
 	rm -rf $(BIN) $(DATA_DIR)
