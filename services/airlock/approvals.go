@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
-	"github.com/airlockhq/airlock/pkg/config"
 	"github.com/airlockhq/airlock/pkg/event"
 	"github.com/airlockhq/airlock/pkg/subject"
 	"github.com/airlockhq/airlock/services/approver"
@@ -85,7 +84,7 @@ func newApprovalsCmd() *cobra.Command {
 	deny.Flags().StringVar(&reason, "reason", "", "why, shown to the agent")
 	approve.Flags().StringVar(&reason, "reason", "", "a note kept with the decision")
 	for _, c := range []*cobra.Command{ls, approve, deny} {
-		c.Flags().StringVar(&natsURL, "nats", envOr("AIRLOCK_NATS_URL", "nats://"+config.DefaultNATSListen), "NATS server (env AIRLOCK_NATS_URL)")
+		natsFlag(c, &natsURL)
 	}
 	for _, c := range []*cobra.Command{approve, deny} {
 		c.Flags().StringVar(&as, "as", envOr("USER", "operator"), "who decides, as recorded (cli:<name>)")
@@ -109,7 +108,7 @@ func newApprovalsCmd() *cobra.Command {
 			return awaitDecided(cmd.Context(), kv, args[0], approver.StateRevoked, cmd.OutOrStdout())
 		},
 	}
-	revoke.Flags().StringVar(&natsURL, "nats", envOr("AIRLOCK_NATS_URL", "nats://"+config.DefaultNATSListen), "NATS server (env AIRLOCK_NATS_URL)")
+	natsFlag(revoke, &natsURL)
 	revoke.Flags().StringVar(&as, "as", envOr("USER", "operator"), "who revokes, as recorded (cli:<name>)")
 	cmd.AddCommand(ls, approve, deny, revoke)
 	return cmd

@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
-	"github.com/airlockhq/airlock/pkg/config"
 	"github.com/airlockhq/airlock/pkg/event"
 	"github.com/airlockhq/airlock/pkg/subject"
 )
@@ -52,7 +51,7 @@ func newAuditCmd() *cobra.Command {
 			return tailAudit(cmd.Context(), js, f, since, format, cmd.OutOrStdout())
 		},
 	}
-	tail.Flags().StringVar(&natsURL, "nats", envOr("AIRLOCK_NATS_URL", "nats://"+config.DefaultNATSListen), "NATS server (env AIRLOCK_NATS_URL)")
+	natsFlag(tail, &natsURL)
 	tail.Flags().StringVar(&f.connection, "connection", "", "only this connection")
 	tail.Flags().StringVar(&f.identity, "identity", "", "only this identity (sub)")
 	tail.Flags().StringVar(&f.decision, "decision", "", "only this decision (allow, deny, approve, unauthenticated, error)")
@@ -74,7 +73,7 @@ func newAuditCmd() *cobra.Command {
 			return exportAudit(cmd.Context(), js, ef, exportSince, cmd.OutOrStdout())
 		},
 	}
-	export.Flags().StringVar(&exportURL, "nats", envOr("AIRLOCK_NATS_URL", "nats://"+config.DefaultNATSListen), "NATS server (env AIRLOCK_NATS_URL)")
+	natsFlag(export, &exportURL)
 	export.Flags().DurationVar(&exportSince, "since", 24*time.Hour, "from this far back")
 	export.Flags().StringVar(&ef.connection, "connection", "", "only this connection")
 	export.Flags().StringVar(&ef.identity, "identity", "", "only this identity (sub)")

@@ -6,26 +6,14 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/airlockhq/airlock/pkg/bustest"
 	"github.com/airlockhq/airlock/pkg/event"
+	"github.com/airlockhq/airlock/pkg/logtest"
 	"github.com/airlockhq/airlock/pkg/subject"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func TestAuditTailFollowsAndFilters(t *testing.T) {
 	srv := bustest.Start(t)
@@ -56,7 +44,7 @@ func TestAuditTailFollowsAndFilters(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
-			var out syncBuffer
+			var out logtest.Buffer
 			done := make(chan error, 1)
 			go func() { done <- tailAudit(ctx, js, tt.f, tt.since, tt.format, &out) }()
 			time.Sleep(200 * time.Millisecond) // the consumer is created

@@ -80,7 +80,7 @@ func newPolicyCmd() *cobra.Command {
 			return nil
 		},
 	}
-	push.Flags().StringVar(&natsURL, "nats", envOr("AIRLOCK_NATS_URL", "nats://"+config.DefaultNATSListen), "NATS server (env AIRLOCK_NATS_URL)")
+	natsFlag(push, &natsURL)
 	cmd.AddCommand(push)
 	return cmd
 }
@@ -93,6 +93,11 @@ func pusher() string {
 		u = "unknown"
 	}
 	return u + "@" + host
+}
+
+// natsFlag is the --nats flag every command that reaches the bus takes.
+func natsFlag(cmd *cobra.Command, url *string) {
+	cmd.Flags().StringVar(url, "nats", envOr("AIRLOCK_NATS_URL", "nats://"+config.DefaultNATSListen), "NATS server (env AIRLOCK_NATS_URL)")
 }
 
 func envOr(k, def string) string {

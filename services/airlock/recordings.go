@@ -24,7 +24,7 @@ type recordingsFlags struct {
 
 func (f *recordingsFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.config, "config", config.PathFromEnv("deploy/examples/airlock.yaml"), "configuration file: where recordings are (env "+config.EnvPath+")")
-	cmd.Flags().StringVar(&f.natsURL, "nats", envOr("AIRLOCK_NATS_URL", "nats://"+config.DefaultNATSListen), "NATS server, for the embedded store (env AIRLOCK_NATS_URL)")
+	natsFlag(cmd, &f.natsURL)
 }
 
 // open opens the recordings store read-only.

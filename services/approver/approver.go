@@ -572,11 +572,6 @@ func (s *Service) slackRequest(a *Approval) slackapp.Request {
 	return r
 }
 
-// Pending lists the approvals still waiting for a decision.
-func (s *Service) Pending(ctx context.Context) ([]Approval, error) {
-	return List(ctx, s.approvals, StatePending)
-}
-
 // List reads the approvals in a bucket, those in state when it is not
 // empty, oldest first.
 func List(ctx context.Context, kv jetstream.KeyValue, state string) ([]Approval, error) {

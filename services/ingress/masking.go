@@ -19,11 +19,18 @@ import (
 	"github.com/airlockhq/airlock/pkg/maskstream"
 )
 
-// errUninspectable is a response body the masker cannot be shown: an
-// encoding Airlock cannot decode. It is refused, never passed raw.
-type errUninspectable struct{ encoding string }
+// errUninspectable is a body the masker cannot be shown: an encoding
+// Airlock cannot decode. It is refused, never passed raw: the agent's
+// request with 415, the upstream's answer with 502.
+type errUninspectable struct {
+	encoding string
+	request  bool
+}
 
 func (e errUninspectable) Error() string {
+	if e.request {
+		return "request bodies with content-encoding " + e.encoding + " cannot be inspected"
+	}
 	return fmt.Sprintf("the upstream sent content-encoding %q, which Airlock cannot inspect", e.encoding)
 }
 
@@ -78,7 +85,7 @@ func decodeBody(resp *http.Response) (io.ReadCloser, error) {
 	case "br":
 		r = brotli.NewReader(body)
 	default:
-		return nil, errUninspectable{enc}
+		return nil, errUninspectable{encoding: enc}
 	}
 	return struct {
 		io.Reader
@@ -139,7 +146,7 @@ func (s *Server) scanRequest(ctx context.Context, r *http.Request, cn *connectio
 	if enc := strings.TrimSpace(r.Header.Get("Content-Encoding")); enc != "" && !strings.EqualFold(enc, "identity") {
 		// Policy and the masker would see compressed bytes: refuse what
 		// cannot be inspected.
-		return nil, nil, errUninspectable{enc}
+		return nil, nil, errUninspectable{encoding: enc, request: true}
 	}
 	if len(inspected) <= s.masker.WholeLimit {
 		ans, err := s.masker.Whole(ctx, cn.name, maskstream.Piece{RequestID: id, Direction: maskstream.Request,
@@ -165,6 +172,8 @@ func isGitPush(contentType string) bool {
 func maskingRefusal(err error, id string) (int, refusal) {
 	var un errUninspectable
 	switch {
+	case errors.As(err, &un) && un.request:
+		return http.StatusUnsupportedMediaType, refusal{Error: errUninspectableBody, Reason: un.Error(), RequestID: id}
 	case errors.As(err, &un):
 		return http.StatusBadGateway, refusal{Error: errUninspectableBody, Reason: un.Error(), RequestID: id}
 	case errors.Is(err, maskstream.ErrUnavailable):

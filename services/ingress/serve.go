@@ -350,11 +350,6 @@ func (s *Server) decide(r *http.Request, st *requestState, cn *connection, rest 
 		b.Size = int64(len(inspected))
 		masked, findings, err := s.scanRequest(ctx, r, cn, st.reqID, inspected, b.Truncated)
 		if err != nil {
-			var un errUninspectable
-			if errors.As(err, &un) {
-				return nil, http.StatusUnsupportedMediaType, &refusal{Error: errUninspectableBody,
-					Reason: "request bodies with content-encoding " + un.encoding + " cannot be inspected", RequestID: st.reqID}
-			}
 			status, ref := maskingRefusal(err, st.reqID)
 			return nil, status, &ref
 		}

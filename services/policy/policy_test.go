@@ -9,7 +9,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,35 +17,18 @@ import (
 	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/bustest"
 	"github.com/airlockhq/airlock/pkg/event"
+	"github.com/airlockhq/airlock/pkg/logtest"
 	"github.com/airlockhq/airlock/pkg/subject"
 	"github.com/airlockhq/airlock/schemas"
 	"github.com/airlockhq/airlock/services/policy/rules"
 )
-
-// logBuffer collects log lines for assertions.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // harness is a running policy service on a real embedded server, and a
 // client standing in for the ingress.
 type harness struct {
 	svc  *Service
 	js   jetstream.JetStream
-	logs *logBuffer
+	logs *logtest.Buffer
 }
 
 func start(t *testing.T, policyFiles ...string) *harness {
@@ -58,7 +40,7 @@ func start(t *testing.T, policyFiles ...string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &logtest.Buffer{}
 	h := &harness{
 		svc:  New(svcJS, set, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})), nil),
 		js:   js,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/bustest"
+	"github.com/airlockhq/airlock/pkg/logtest"
 )
 
 // freePort is a port nothing listens on, for a process started later.
@@ -76,7 +77,7 @@ admin: {listen: none, ingress: %q, policy: %q, masker: %q, approver: %q, recorde
 				t.Fatalf("go build: %v\n%s", err, out)
 			}
 			cmd := exec.Command(bin, "-config", cfgPath)
-			logs := &syncBuffer{}
+			logs := &logtest.Buffer{}
 			cmd.Stdout, cmd.Stderr = logs, logs
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)

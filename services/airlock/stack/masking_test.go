@@ -17,6 +17,7 @@ import (
 	"github.com/andybalholm/brotli"
 
 	"github.com/airlockhq/airlock/pkg/event"
+	"github.com/airlockhq/airlock/pkg/logtest"
 	"github.com/airlockhq/airlock/services/masker/corpus"
 )
 
@@ -119,7 +120,7 @@ func largeText(docs [][]byte, size int) []byte {
 func TestSecretsInResponsesNeverReachTheAgent(t *testing.T) {
 	b := newSecretBodies(t)
 	big := largeText(b.texts, 6<<20)
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	write := func(w http.ResponseWriter, ct, enc string, data []byte) {
 		w.Header().Set("Content-Type", ct)
 		if enc != "" {
@@ -338,6 +339,23 @@ func TestOutgoingSecretsAreRefused(t *testing.T) {
 	}
 	if req.Body == nil || !req.Body.Masked || bytes.Contains(req.Body.Inline, []byte(secret.Value)) || len(req.Findings) == 0 {
 		t.Errorf("request event: body %+v, findings %+v: want it masked, with findings", req.Body, req.Findings)
+	}
+
+	// A compressed body cannot be inspected: refused, not forwarded.
+	zreq, _ := http.NewRequest(http.MethodPut, ts.IngressURL+"/gh/upload/notes.txt", bytes.NewReader(compress(gzip.NewWriter, []byte(body))))
+	zreq.Header.Set("Authorization", "Bearer "+tok)
+	zreq.Header.Set("Content-Encoding", "gzip")
+	gz, err := http.DefaultClient.Do(zreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gzBody, _ := io.ReadAll(gz.Body)
+	gz.Body.Close()
+	if r := decodeRefusal(t, gz, gzBody); gz.StatusCode != http.StatusUnsupportedMediaType || r.Error != "uninspectable_body" {
+		t.Errorf("gzip request body: %d %+v, want 415 uninspectable_body", gz.StatusCode, r)
+	}
+	if ts.up.calls.Load() != calls {
+		t.Error("a compressed request body was forwarded uninspected")
 	}
 
 	// The same request without the secret passes.

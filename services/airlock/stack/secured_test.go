@@ -1,7 +1,6 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/config"
 	"github.com/airlockhq/airlock/pkg/devissuer"
+	"github.com/airlockhq/airlock/pkg/logtest"
 	"github.com/airlockhq/airlock/pkg/maskstream"
 	"github.com/airlockhq/airlock/pkg/subject"
 	"github.com/airlockhq/airlock/services/approver"
@@ -31,24 +31,6 @@ import (
 	"github.com/airlockhq/airlock/services/policy"
 	"github.com/airlockhq/airlock/services/recorder"
 )
-
-// syncBuffer is a log sink the services write to concurrently.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestServicesRunAsTheirOwnUsers runs the real ingress and policy service
 // against a server configured by deploy/nats/nats.conf, each as its own
@@ -75,7 +57,7 @@ func TestServicesRunAsTheirOwnUsers(t *testing.T) {
 	}
 	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -10,6 +10,7 @@ package document
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -300,10 +301,9 @@ func (w *walker) str() (quoteEscaped bool, err error) {
 			if w.i+6 > len(w.data) {
 				return false, w.errorf("short \\u escape")
 			}
-			for _, h := range w.data[w.i+2 : w.i+6] {
-				if !isHex(h) {
-					return false, w.errorf("bad \\u escape")
-				}
+			var code [2]byte
+			if _, err := hex.Decode(code[:], w.data[w.i+2:w.i+6]); err != nil {
+				return false, w.errorf("bad \\u escape")
 			}
 			w.i += 4
 		default:
@@ -311,10 +311,6 @@ func (w *walker) str() (quoteEscaped bool, err error) {
 		}
 		w.i += 2
 	}
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 func (w *walker) literal(lit string) error {

@@ -3,7 +3,6 @@
 package storetest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/airlockhq/airlock/pkg/logtest"
 	"github.com/airlockhq/airlock/services/recorder/store"
 )
 
@@ -46,7 +46,7 @@ type MinIO struct {
 	mu             sync.Mutex
 	cmd            *exec.Cmd
 	exited         chan struct{} // closed when cmd has been waited for
-	output         *syncBuffer
+	output         *logtest.Buffer
 	stoppedForGood bool
 }
 
@@ -134,7 +134,7 @@ func (m *MinIO) Restart() {
 		"MINIO_ROOT_PASSWORD="+RootPassword,
 		"MINIO_UPDATE=off",
 	)
-	m.output = &syncBuffer{}
+	m.output = &logtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = m.output, m.output
 	if err := cmd.Start(); err != nil {
 		m.t.Fatalf("starting minio: %v", err)
@@ -214,22 +214,4 @@ func freeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// syncBuffer collects the server's output for failure messages.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
