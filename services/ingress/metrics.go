@@ -34,6 +34,7 @@ type Metrics struct {
 	upstream       *prometheus.HistogramVec
 	upstreamErrors *prometheus.CounterVec
 	inFlight       prometheus.Gauge
+	held           prometheus.Gauge
 	unrouted       prometheus.Counter
 }
 
@@ -68,12 +69,16 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "airlock", Subsystem: "ingress", Name: "requests_in_flight",
 			Help: "Agent requests being handled now.",
 		}),
+		held: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "airlock", Subsystem: "ingress", Name: "requests_held",
+			Help: "Requests held now for a human's approval (pending approvals, as the data path sees them).",
+		}),
 	}
 	m.unrouted = m.requests.WithLabelValues(unroutedConnection, decisionUnrouted)
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.decisionWait, m.upstream, m.upstreamErrors, m.inFlight} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.decisionWait, m.upstream, m.upstreamErrors, m.inFlight, m.held} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering ingress metrics: %w", err)
 		}

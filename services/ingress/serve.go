@@ -242,6 +242,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // hold waits for the decision on a request held for approval, up to the
 // connection's hold timeout; nil when none came (or the agent left).
 func (s *Server) hold(r *http.Request, cn *connection, decided <-chan *event.Decision) *event.Decision {
+	s.metrics.held.Inc()
+	defer s.metrics.held.Dec()
 	t := time.NewTimer(cn.hold)
 	defer t.Stop()
 	select {

@@ -68,6 +68,8 @@ type Chain struct {
 	}
 	prev    string
 	lastSeq uint64
+	// m counts the events chained; nil counts nothing.
+	m *Metrics
 }
 
 // NewChain returns a chain writer that resumes after the last segment in
@@ -193,6 +195,7 @@ func (c *Chain) append(ctx context.Context, msgs []jetstream.Msg) error {
 	if err := c.store.Put(ctx, segmentKey(firstTime, first), b.Bytes()); err != nil {
 		return err
 	}
+	c.m.chain(int(last - c.lastSeq))
 	c.prev, c.lastSeq = prev, last
 	return nil
 }

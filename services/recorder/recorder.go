@@ -49,6 +49,7 @@ type Service struct {
 	bodies *bus.Bodies
 	store  store.Store
 	log    *slog.Logger
+	m      *Metrics
 	now    func() time.Time
 	// completeAfter is CompleteAfter, shorter in tests.
 	completeAfter time.Duration
@@ -64,9 +65,9 @@ type pendingRecord struct {
 	progressed time.Time
 }
 
-// New returns a recorder writing to st.
-func New(js jetstream.JetStream, st store.Store, log *slog.Logger) *Service {
-	return &Service{js: js, bodies: bus.NewBodies(js), store: st, log: log, now: time.Now, completeAfter: CompleteAfter, pending: map[string]*pendingRecord{}}
+// New returns a recorder writing to st; m may be nil.
+func New(js jetstream.JetStream, st store.Store, log *slog.Logger, m *Metrics) *Service {
+	return &Service{js: js, bodies: bus.NewBodies(js), store: st, log: log, m: m, now: time.Now, completeAfter: CompleteAfter, pending: map[string]*pendingRecord{}}
 }
 
 // kinds maps each subject family of the AIRLOCK stream to its event.
@@ -135,6 +136,7 @@ func (s *Service) Run(ctx context.Context) error {
 			s.take(ctx, m)
 		case <-tick.C:
 			s.flushStale(ctx)
+			s.measureLag(ctx, cons)
 		}
 	}
 }
@@ -205,6 +207,7 @@ func (s *Service) flushStale(ctx context.Context) {
 // store refuses, the events are delivered again a little later.
 func (s *Service) write(ctx context.Context, p *pendingRecord) {
 	defer s.forget(p)
+	start := time.Now()
 	err := s.fetchBodies(ctx, &p.rec)
 	var data []byte
 	if err == nil {
@@ -214,16 +217,31 @@ func (s *Service) write(ctx context.Context, p *pendingRecord) {
 		err = s.store.Put(ctx, p.rec.Key(), data)
 	}
 	if err != nil {
+		s.m.recorded("retried", time.Since(start))
 		s.log.Warn("record not written: its events wait in JetStream", "request_id", p.rec.ID, "err", err)
 		for _, m := range p.msgs {
 			_ = m.NakWithDelay(RetryAfter)
 		}
 		return
 	}
+	s.m.recorded("written", time.Since(start))
 	// A lost ack means a redelivery, which rewrites the same object: no
 	// need to wait for the server to confirm each one.
 	for _, m := range p.msgs {
 		_ = m.Ack()
+	}
+}
+
+// measureLag sets the lag gauge from the consumer's state; when the server
+// does not answer within a second, the gauge keeps its last value.
+func (s *Service) measureLag(ctx context.Context, cons jetstream.Consumer) {
+	if s.m == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if info, err := cons.Info(ctx); err == nil {
+		s.m.lagging(info.NumPending + uint64(info.NumAckPending))
 	}
 }
 

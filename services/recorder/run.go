@@ -26,25 +26,6 @@ func OpenStore(ctx context.Context, cfg *config.Config, js jetstream.JetStream) 
 		SecretKey: s3.SecretKey, Region: s3.Region, Secure: !s3.Insecure})
 }
 
-// setRetention applies each connection's retention as a lifecycle rule on
-// its prefix.
-func setRetention(ctx context.Context, cfg *config.Config, st store.Store) error {
-	s3, ok := st.(*store.S3)
-	if !ok {
-		return nil
-	}
-	for _, c := range cfg.Connections {
-		days := c.RetentionDays
-		if days == 0 {
-			days = cfg.Recorder.RetentionDays
-		}
-		if err := s3.SetRetention(ctx, SessionsPrefix+subject.Token(c.Name)+"/", days); err != nil {
-			return fmt.Errorf("connection %s: setting retention: %w", c.Name, err)
-		}
-	}
-	return nil
-}
-
 // Running is a recorder at work: the exchanges and the audit chain.
 type Running struct {
 	Service *Service
@@ -53,20 +34,29 @@ type Running struct {
 	wg      sync.WaitGroup
 }
 
-// Start starts recording on js.
-func Start(ctx context.Context, cfg *config.Config, js jetstream.JetStream, log *slog.Logger) (*Running, error) {
+// Start starts recording on js to the configured store, counting in m
+// (nil: no metrics).
+func Start(ctx context.Context, cfg *config.Config, js jetstream.JetStream, log *slog.Logger, m *Metrics) (*Running, error) {
 	st, err := OpenStore(ctx, cfg, js)
 	if err != nil {
 		return nil, fmt.Errorf("opening the recordings store: %w", err)
 	}
-	if err := setRetention(ctx, cfg, st); err != nil {
+	return StartOn(ctx, cfg, st, js, log, m)
+}
+
+// StartOn is Start on a store already open: the benchmarks give it one
+// that is slow on purpose.
+func StartOn(ctx context.Context, cfg *config.Config, st store.Store, js jetstream.JetStream, log *slog.Logger, m *Metrics) (*Running, error) {
+	lifecycle, err := setRetention(ctx, cfg, st)
+	if err != nil {
 		return nil, err
 	}
 	chain, err := NewChain(ctx, js, st, log)
 	if err != nil {
 		return nil, err
 	}
-	svc := New(js, st, log)
+	chain.m = m
+	svc := New(js, st, log, m)
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r := &Running{Service: svc, Store: st, cancel: cancel}
 	r.wg.Add(2)
@@ -82,6 +72,13 @@ func Start(ctx context.Context, cfg *config.Config, js jetstream.JetStream, log 
 			log.Error("audit chain stopped", "err", err)
 		}
 	}()
+	if !lifecycle {
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			sweep(rctx, st, retentions(cfg), log)
+		}()
+	}
 	return r, nil
 }
 

@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/airlockhq/airlock/services/recorder"
 	"github.com/airlockhq/airlock/services/recorder/store"
@@ -121,6 +124,11 @@ func TestRecordingSurvivesAStoreOutage(t *testing.T) {
 	sent.Add(1)
 	go func() { defer sent.Done(); send(n/2, n) }()
 	time.Sleep(minioOutage)
+	// The outage shows on the recorder's metrics: records retried, events
+	// waiting.
+	if lag, retried := metricValue(t, ts.Registry, "airlock_recorder_lag_events"), metricValue(t, ts.Registry, "airlock_recorder_records_total", "retried"); lag == 0 || retried == 0 {
+		t.Errorf("with MinIO down: airlock_recorder_lag_events %v, records retried %v; want both above 0", lag, retried)
+	}
 	minio.Restart()
 	sent.Wait()
 
@@ -129,6 +137,13 @@ func TestRecordingSurvivesAStoreOutage(t *testing.T) {
 	recs, raw := recordings(t, st)
 	if len(recs) != n {
 		t.Fatalf("%d records, want %d", len(recs), n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for metricValue(t, ts.Registry, "airlock_recorder_lag_events") != 0 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if lag := metricValue(t, ts.Registry, "airlock_recorder_lag_events"); lag != 0 {
+		t.Errorf("airlock_recorder_lag_events = %v once all is recorded", lag)
 	}
 	for id, r := range recs {
 		if !r.Complete || r.Request == nil || r.Verdict == nil || r.Response == nil {
@@ -164,7 +179,7 @@ func TestRecordingSurvivesAStoreOutage(t *testing.T) {
 	}
 
 	// The chain: every audit event once, intact; then tampered with.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	var chained int
 	for {
 		chained, err = recorder.Verify(context.Background(), st)
@@ -275,4 +290,30 @@ func TestRecorderRestartLosesNothing(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// metricValue sums the series of a metric in reg whose labels include all
+// of values (none: every series).
+func metricValue(t *testing.T, reg prometheus.Gatherer, name string, values ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]bool{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetValue()] = true
+			}
+			if !slices.ContainsFunc(values, func(v string) bool { return !labels[v] }) {
+				sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
 }

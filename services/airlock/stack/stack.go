@@ -73,6 +73,7 @@ type Stack struct {
 	recorderNC *nats.Conn
 	approverMu sync.Mutex
 	approverM  *approver.Metrics
+	recorderM  *recorder.Metrics
 	approver   *approver.Running
 	approverNC *nats.Conn
 	maskerMu   sync.Mutex
@@ -97,6 +98,9 @@ func Start(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Lo
 		return nil, err
 	}
 	if st.policyM, err = policy.NewMetrics(st.Registry); err != nil {
+		return nil, err
+	}
+	if st.recorderM, err = recorder.NewMetrics(st.Registry); err != nil {
 		return nil, err
 	}
 	if st.approverM, err = approver.NewMetrics(st.Registry); err != nil {
@@ -317,6 +321,12 @@ func (st *Stack) StopPolicy() {
 // StartRecorder starts the recorder on its own bus connection: to the
 // configured S3 store, or the JetStream object store bucket.
 func (st *Stack) StartRecorder(ctx context.Context) error {
+	return st.StartRecorderOn(ctx, nil)
+}
+
+// StartRecorderOn is StartRecorder with the store wrapped by wrap (nil:
+// as it is), for benchmarks that slow the store down.
+func (st *Stack) StartRecorderOn(ctx context.Context, wrap func(store.Store) store.Store) error {
 	st.recorderMu.Lock()
 	defer st.recorderMu.Unlock()
 	if st.recorder != nil {
@@ -326,7 +336,15 @@ func (st *Stack) StartRecorder(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := recorder.Start(ctx, st.cfg, js, log)
+	rs, err := recorder.OpenStore(ctx, st.cfg, js)
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("opening the recordings store: %w", err)
+	}
+	if wrap != nil {
+		rs = wrap(rs)
+	}
+	r, err := recorder.StartOn(ctx, st.cfg, rs, js, log, st.recorderM)
 	if err != nil {
 		nc.Close()
 		return err

@@ -28,11 +28,16 @@ func main() {
 		},
 		Admin: func(c *config.Config) string { return c.Admin.Recorder },
 		Run: func(ctx context.Context, env daemon.Env) error {
-			r, err := recorder.Start(ctx, env.Config, env.JS, env.Log)
+			m, err := recorder.NewMetrics(env.Registry)
+			if err != nil {
+				return err
+			}
+			r, err := recorder.Start(ctx, env.Config, env.JS, env.Log, m)
 			if err != nil {
 				return err
 			}
 			defer r.Stop()
+			env.Ready(func() error { return nil })
 			<-ctx.Done()
 			env.Log.Info("stopping")
 			return nil
