@@ -11,7 +11,7 @@ DATA_DIR ?= .airlock
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 BENCHTIME ?= 3s
 
-.PHONY: build run test deps lint bench fuzz clean
+.PHONY: build run test deps lint bench fuzz stack clean
 
 build: ## bin/airlock and one binary per service
 	$(GO) build -o $(BIN)/airlock ./services/airlock
@@ -29,7 +29,12 @@ test: deps ## every module, with the race detector
 lint: deps ## gofmt, go vet, staticcheck
 	@echo 'gofmt -l .'; out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
 	$(GO) vet work
+	$(GO) vet -tags stack ./services/airlock/stack
 	$(STATICCHECK) work
+	$(STATICCHECK) -tags stack ./services/airlock/stack
+
+stack: ## the stack as separate processes: nats-server, MinIO, each service; curl and git drive it
+	bash scripts/stack-test.sh
 
 FUZZTIME ?= 10s
 fuzz: ## every fuzz target for FUZZTIME each

@@ -8,6 +8,9 @@ STATICCHECK_VERSION=v0.8.2   # honnef.co/go/tools
 # (master, 2026-02-12). It is a large build: about 2 minutes on 2 cores with
 # the modules cached, 4.5 minutes when it downloads them too.
 MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
+# The NATS server of the separate-process stack test (make stack): the
+# version the Go modules embed.
+NATS_SERVER_VERSION=v2.15.2
 GO_MIN=1.26
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -57,4 +60,10 @@ if [ ! -x "$gobin/minio" ] || [ "$(minio_installed)" != "$MINIO_VERSION" ]; then
 	go install "github.com/minio/minio@$MINIO_VERSION"
 fi
 
-echo "ci-deps: ok (go $gov, $(git --version), staticcheck $STATICCHECK_VERSION, minio $MINIO_VERSION)"
+# `nats-server --version` prints "nats-server: v2.15.2".
+if [ ! -x "$gobin/nats-server" ] || [ "$("$gobin/nats-server" --version 2>/dev/null)" != "nats-server: $NATS_SERVER_VERSION" ]; then
+	echo "ci-deps: go install github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION"
+	go install "github.com/nats-io/nats-server/v2@$NATS_SERVER_VERSION"
+fi
+
+echo "ci-deps: ok (go $gov, $(git --version), staticcheck $STATICCHECK_VERSION, minio $MINIO_VERSION, nats-server $NATS_SERVER_VERSION)"

@@ -3,8 +3,11 @@
 package admin
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -81,4 +84,59 @@ func Start(addr string, g prometheus.Gatherer, ready func() error, log *slog.Log
 	}()
 	log.Info("admin listening", "addr", ln.Addr().String())
 	return srv, nil
+}
+
+// ProbeTimeout bounds Probe: a health check that hangs is a failed one.
+const ProbeTimeout = 2 * time.Second
+
+// Probe asks the admin listener at addr whether its service is ready: GET
+// /readyz within ProbeTimeout. It returns nil on 200, else an error naming
+// the status and the reason the service gave. The probe runs beside the
+// service (a container's health check), so an addr that binds every
+// interface (0.0.0.0, [::], or no host) is probed on 127.0.0.1 at its
+// port.
+func Probe(ctx context.Context, addr string) error {
+	if addr == "none" {
+		return errors.New("the admin listener is off (none): nothing to probe")
+	}
+	target, err := probeAddr(addr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, ProbeTimeout)
+	defer cancel()
+	url := "http://" + target + "/readyz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("probing %s: %w", url, err)
+	}
+	// No proxy from the environment: the service is on this host.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("probing readiness: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	var body struct {
+		Status string `json:"status"`
+	}
+	if json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&body) == nil && body.Status != "" {
+		return fmt.Errorf("probing %s: %s: %s", url, resp.Status, body.Status)
+	}
+	return fmt.Errorf("probing %s: %s", url, resp.Status)
+}
+
+// probeAddr is where Probe reaches the listener bound to addr.
+func probeAddr(addr string) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("admin address %q: want host:port", addr)
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port), nil
 }

@@ -40,13 +40,13 @@ func startSecured(t *testing.T) *securedBus {
 		b.passwords[u] = "pw-" + u + "-" + event.NewID()
 		t.Setenv("AIRLOCK_NATS_"+strings.ToUpper(u)+"_PASSWORD", b.passwords[u])
 	}
+	t.Setenv("AIRLOCK_NATS_STORE_DIR", t.TempDir())
 	opts, err := server.ProcessConfigFile(natsConf)
 	if err != nil {
 		t.Fatalf("loading %s: %v", natsConf, err)
 	}
 	opts.Host, opts.Port = "127.0.0.1", server.RANDOM_PORT
 	opts.HTTPPort = 0
-	opts.StoreDir = t.TempDir()
 	opts.NoSigs = true
 	ns, err := server.NewServer(opts)
 	if err != nil {

@@ -1,7 +1,8 @@
 // Package daemon is what the standalone services' mains do alike: read the
 // configuration (-config, or AIRLOCK_CONFIG), log JSON to stderr, join the
 // bus as their own NATS user, serve /metrics, /healthz and /readyz on their
-// admin listener, and run until SIGINT or SIGTERM.
+// admin listener, and run until SIGINT or SIGTERM. With -healthcheck, the
+// same binary is its own container health check (Healthcheck).
 package daemon
 
 import (
@@ -9,9 +10,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/nats-io/nats.go"
@@ -44,23 +47,69 @@ type Env struct {
 	JS       jetstream.JetStream
 	Log      *slog.Logger
 	Registry *prometheus.Registry
-	// Ready sets the extra readiness check served on /readyz.
+	// Ready sets the readiness check served on /readyz beyond the bus
+	// connection. /readyz fails until Run calls it: call it once the
+	// service's consumers or subscriptions are up.
 	Ready func(func() error)
 }
 
-// Main runs s and exits: 1 with the error logged when it fails.
+// Flags are the command line of every standalone service binary.
+type Flags struct {
+	// Config is the configuration file: -config, else $AIRLOCK_CONFIG,
+	// else airlock.yaml.
+	Config string
+	// Healthcheck asks for Healthcheck instead of the service.
+	Healthcheck bool
+}
+
+// ParseFlags parses the command line of a standalone service binary.
+func ParseFlags() Flags {
+	var f Flags
+	flag.StringVar(&f.Config, "config", config.PathFromEnv("airlock.yaml"), "configuration file (env "+config.EnvPath+")")
+	flag.BoolVar(&f.Healthcheck, "healthcheck", false,
+		"probe the running service's /readyz on its admin listener, print one line and exit: 0 when ready, 1 otherwise (a container health check)")
+	flag.Parse()
+	return f
+}
+
+// Healthcheck is a service binary's -healthcheck, for images without a
+// shell or curl: it loads the configuration at path as the service does,
+// probes the service's admin listener (addr picks it from the
+// configuration; admin.Probe), and prints one line, to stdout when the
+// service is ready and to stderr otherwise. It returns the exit code: 0
+// when ready, 1 otherwise.
+func Healthcheck(name, path string, addr func(*config.Config) string, stdout, stderr io.Writer) int {
+	cfg, err := config.Load(path)
+	if err == nil {
+		err = admin.Probe(context.Background(), addr(cfg))
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: not ready: %s\n", name, oneLine.Replace(err.Error()))
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: ready\n", name)
+	return 0
+}
+
+// oneLine folds an error that lists a configuration's problems one a line.
+var oneLine = strings.NewReplacer(":\n", ": ", "\n", "; ")
+
+// Main runs s and exits: 1 with the error logged when it fails. With
+// -healthcheck it runs Healthcheck on s's admin listener instead.
 func Main(s Service) {
+	f := ParseFlags()
+	if f.Healthcheck {
+		os.Exit(Healthcheck(s.Name, f.Config, s.Admin, os.Stdout, os.Stderr))
+	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	if err := run(s, log); err != nil && !errors.Is(err, context.Canceled) {
+	if err := run(s, f.Config, log); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error(s.Name+" failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(s Service, log *slog.Logger) error {
-	path := flag.String("config", config.PathFromEnv("airlock.yaml"), "configuration file (env "+config.EnvPath+")")
-	flag.Parse()
-	cfg, err := config.Load(*path)
+func run(s Service, path string, log *slog.Logger) error {
+	cfg, err := config.Load(path)
 	if err != nil {
 		return err
 	}
@@ -82,7 +131,9 @@ func run(s Service, log *slog.Logger) error {
 	}
 	defer nc.Close()
 
-	extra := func() error { return nil }
+	// Not ready until Run says its consumers are up: a service that has
+	// joined the bus but not yet subscribed would be sent work it drops.
+	extra := func() error { return errors.New("starting") }
 	ready := func() error {
 		if !nc.IsConnected() {
 			return errors.New("not connected to NATS")

@@ -41,9 +41,17 @@ func Serve(nc *nats.Conn, h Handler, log *slog.Logger) (*Server, error) {
 	if err := sub.SetPendingLimits(-1, 512<<20); err != nil {
 		return nil, err
 	}
+	// The server knows the subscription once the flush returns: only then
+	// can a request find a responder.
+	if err := nc.Flush(); err != nil {
+		return nil, err
+	}
 	s.sub = sub
 	return s, nil
 }
+
+// IsValid reports whether the server is still subscribed.
+func (s *Server) IsValid() bool { return s.sub.IsValid() }
 
 func (s *Server) answer(m *nats.Msg, h Handler, log *slog.Logger) {
 	if m.Reply == "" {

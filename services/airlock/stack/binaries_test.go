@@ -1,13 +1,16 @@
 package stack
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -31,7 +34,9 @@ func freePort(t *testing.T) string {
 // TestStandaloneServicesStartAndStop builds each service's binary, runs it
 // against a NATS server the way a deployment does (its own process, the
 // configuration file, nats.url), waits for its /readyz, and stops it with
-// SIGTERM: each must be ready, and exit 0.
+// SIGTERM: each must be ready, and exit 0. Its -healthcheck (the compose
+// stack's health check) must say ready while it runs, and not once it has
+// stopped.
 func TestStandaloneServicesStartAndStop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds five binaries")
@@ -106,6 +111,7 @@ admin: {listen: none, ingress: %q, policy: %q, masker: %q, approver: %q, recorde
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
+			checkHealthcheck(t, bin, cfgPath, 0, name+": ready\n")
 			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}
@@ -117,6 +123,22 @@ admin: {listen: none, ingress: %q, policy: %q, masker: %q, approver: %q, recorde
 			case <-time.After(15 * time.Second):
 				t.Errorf("%s still running 15 s after SIGTERM\n%s", name, logs)
 			}
+			checkHealthcheck(t, bin, cfgPath, 1, name+": not ready: probing readiness: ")
 		})
+	}
+}
+
+// checkHealthcheck runs bin -config cfgPath -healthcheck and wants exit code
+// code and one line starting with want.
+func checkHealthcheck(t *testing.T, bin, cfgPath string, code int, want string) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "-config", cfgPath, "-healthcheck")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if got := cmd.ProcessState.ExitCode(); (err != nil && !errors.As(err, &exit)) || got != code ||
+		!strings.HasPrefix(out.String(), want) || strings.Count(out.String(), "\n") != 1 {
+		t.Errorf("%s -healthcheck: exit %d (%v), printed %q; want exit %d and one line %q…", filepath.Base(bin), got, err, out.String(), code, want)
 	}
 }

@@ -42,11 +42,12 @@ func TestServicesRunAsTheirOwnUsers(t *testing.T) {
 		passwords[u] = "pw-" + u + "-" + fmt.Sprint(time.Now().UnixNano())
 		t.Setenv("AIRLOCK_NATS_"+strings.ToUpper(u)+"_PASSWORD", passwords[u])
 	}
+	t.Setenv("AIRLOCK_NATS_STORE_DIR", t.TempDir())
 	opts, err := server.ProcessConfigFile("../../../deploy/nats/nats.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Host, opts.Port, opts.HTTPPort, opts.StoreDir, opts.NoSigs = "127.0.0.1", server.RANDOM_PORT, 0, t.TempDir(), true
+	opts.Host, opts.Port, opts.HTTPPort, opts.NoSigs = "127.0.0.1", server.RANDOM_PORT, 0, true
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +227,7 @@ policies: [deny-all.yaml]
 	}
 	// The recorder, as its own user: it records the exchanges that follow
 	// into the embedded store and chains the audit stream.
-	rec, err := recorder.Start(ctx, cfg, dial("recorder"), log.With("service", "recorder"))
+	rec, err := recorder.Start(ctx, cfg, dial("recorder"), log.With("service", "recorder"), nil)
 	if err != nil {
 		t.Fatalf("recorder as its user: %v", err)
 	}

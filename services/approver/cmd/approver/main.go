@@ -33,6 +33,7 @@ func main() {
 				return err
 			}
 			defer r.Stop()
+			env.Ready(func() error { return nil })
 			<-ctx.Done()
 			env.Log.Info("stopping")
 			return nil

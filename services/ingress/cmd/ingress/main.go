@@ -1,13 +1,13 @@
 // Command ingress runs Airlock's ingress alone, against a NATS server given
 // in the configuration, for the separate-process stack. `airlock up` runs
 // the same code in one process. It serves /metrics, /healthz and /readyz on
-// admin.ingress (default 127.0.0.1:9091).
+// admin.ingress (default 127.0.0.1:9091); -healthcheck probes them
+// (pkg/daemon.Healthcheck).
 package main
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,16 +19,19 @@ import (
 	"github.com/airlockhq/airlock/pkg/admin"
 	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/config"
+	"github.com/airlockhq/airlock/pkg/daemon"
 	"github.com/airlockhq/airlock/pkg/subject"
 	"github.com/airlockhq/airlock/services/ingress"
 	"github.com/airlockhq/airlock/services/ingress/identity"
 )
 
 func main() {
-	cfgPath := flag.String("config", config.PathFromEnv("airlock.yaml"), "configuration file (env "+config.EnvPath+")")
-	flag.Parse()
+	f := daemon.ParseFlags()
+	if f.Healthcheck {
+		os.Exit(daemon.Healthcheck("ingress", f.Config, func(c *config.Config) string { return c.Admin.Ingress }, os.Stdout, os.Stderr))
+	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "ingress")
-	if err := run(*cfgPath, log); err != nil {
+	if err := run(f.Config, log); err != nil {
 		log.Error("ingress stopped", "err", err)
 		os.Exit(1)
 	}

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/airlockhq/airlock/pkg/config"
@@ -32,6 +33,12 @@ func main() {
 			if err != nil {
 				return fmt.Errorf("serving masking requests: %w", err)
 			}
+			env.Ready(func() error {
+				if !srv.IsValid() {
+					return errors.New("not subscribed to masking requests")
+				}
+				return nil
+			})
 			env.Log.Info("masker ready", "rules", len(m.Rules()))
 			<-ctx.Done()
 			env.Log.Info("draining")
