@@ -308,6 +308,11 @@ type S3 struct {
 	Region    string `yaml:"region"`
 	// Insecure turns TLS off (a MinIO on localhost).
 	Insecure bool `yaml:"insecure"`
+	// CA is a PEM file of the certificate authorities that sign the
+	// endpoint's certificate (a MinIO with a private CA), trusted instead
+	// of the system's roots. Relative to this file's directory. Empty
+	// means the system's roots. Not with Insecure.
+	CA string `yaml:"ca"`
 }
 
 // Enabled says whether an S3 store is configured.

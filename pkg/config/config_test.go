@@ -150,6 +150,39 @@ func TestNATSCredentials(t *testing.T) {
 	}
 }
 
+func TestRecorderS3(t *testing.T) {
+	base := "identity: {dev_issuer: {enabled: true}}\nconnections: [{name: demo, type: http, upstream: builtin:echo}]\npolicies: [p.yaml]\n"
+	const s3 = "recorder:\n  s3:\n    endpoint: minio:9000\n    bucket: recordings\n    access_key: ak\n    secret_key: sk\n"
+	tests := []struct {
+		name string
+		s3   string
+		want string // a problem the error must name; empty: valid
+	}{
+		{"TLS with the system's roots", s3, ""},
+		{"TLS with a CA", s3 + "    ca: minio-ca.pem\n", ""},
+		{"plain HTTP", s3 + "    insecure: true\n", ""},
+		{"a CA and plain HTTP", s3 + "    insecure: true\n    ca: minio-ca.pem\n", "line 8: $.recorder.s3.ca: set with insecure: true"},
+		{"no bucket", "recorder:\n  s3: {endpoint: minio:9000, access_key: ak, secret_key: sk}\n", "$.recorder.s3.bucket: missing"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := Parse([]byte(tt.s3 + base))
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !cfg.Recorder.S3.Enabled() {
+					t.Error("S3 not enabled")
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestAdminListeners(t *testing.T) {
 	base := "identity: {dev_issuer: {enabled: true}}\nconnections: [{name: demo, type: http, upstream: builtin:echo}]\npolicies: [p.yaml]\n"
 	cfg, err := Parse([]byte(base))

@@ -191,6 +191,9 @@ func (c *Config) Validate() []Problem {
 		if s3.AccessKey == "" || s3.SecretKey == "" {
 			add("$.recorder.s3", "access_key and secret_key are required (from the environment)")
 		}
+		if s3.CA != "" && s3.Insecure {
+			add("$.recorder.s3.ca", "set with insecure: true: a CA is for TLS; drop one of them")
+		}
 	}
 	if c.Recorder.RetentionDays < 0 {
 		add("$.recorder.retention_days", "must be 0 (keep) or more")

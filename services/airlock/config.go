@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -28,9 +29,10 @@ func newConfigCmd() *cobra.Command {
 		Short: "Load and validate a configuration; print every problem with its line",
 		Long: "check loads the file as every service does (environment expansion,\n" +
 			"strict decoding, defaults, validation), then checks what only exists\n" +
-			"outside it: the policy files compile, the NATS credentials and TLS files\n" +
-			"and the connections' credential files can be read. It prints every\n" +
-			"problem as FILE:LINE: PATH: MESSAGE and exits non-zero if there is one;\n" +
+			"outside it: the policy files compile, the NATS credentials and TLS files,\n" +
+			"the S3 store's CA file and the connections' credential files can be read,\n" +
+			"and each CA file holds a certificate. It prints every problem as\n" +
+			"FILE:LINE: PATH: MESSAGE and exits non-zero if there is one;\n" +
 			"otherwise it prints a summary. Unset credential variables are warnings:\n" +
 			"such a connection starts and answers 503 until the variable is set.",
 		Args: cobra.NoArgs,
@@ -103,15 +105,32 @@ func checkOutside(cfg *config.Config) (problems, warnings config.Problems) {
 		}
 		_ = f.Close()
 	}
+	// caFile checks a file of CA certificates as the clients load it.
+	caFile := func(path, file string) {
+		if file == "" {
+			return
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			add(&problems, path, "cannot read %s: %v", file, errors.Unwrap(err))
+			return
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(data) {
+			add(&problems, path, "%s holds no PEM certificate", file)
+		}
+	}
 	for i, p := range cfg.Policies {
 		readable(fmt.Sprintf("$.policies[%d]", i), cfg.Path(p))
 	}
 	readable("$.masking.rules", cfg.Path(cfg.Masking.Rules))
 	if cfg.NATS.URL != "" {
 		readable("$.nats.creds", cfg.Path(cfg.NATS.Creds))
-		readable("$.nats.tls.ca", cfg.Path(cfg.NATS.TLS.CA))
+		caFile("$.nats.tls.ca", cfg.Path(cfg.NATS.TLS.CA))
 		readable("$.nats.tls.cert", cfg.Path(cfg.NATS.TLS.Cert))
 		readable("$.nats.tls.key", cfg.Path(cfg.NATS.TLS.Key))
+	}
+	if cfg.Recorder.S3.Enabled() {
+		caFile("$.recorder.s3.ca", cfg.Path(cfg.Recorder.S3.CA))
 	}
 	for i, c := range cfg.Connections {
 		p := fmt.Sprintf("$.connections[%d].credential", i)

@@ -32,10 +32,12 @@ func TestConfigCheck(t *testing.T) {
 			`testdata/invalid.yaml:15: $.admin.listen: "nowhere": want host:port`,
 		}},
 		{"files outside", "testdata/outside.yaml", true, []string{
-			"warning: testdata/outside.yaml:10: $.connections[0].credential.env: AIRLOCK_TEST_UNSET_CREDENTIAL is not set",
+			"warning: testdata/outside.yaml:11: $.connections[0].credential.env: AIRLOCK_TEST_UNSET_CREDENTIAL is not set",
 			"testdata/outside.yaml:3: $.nats.creds: cannot read ",
-			"testdata/outside.yaml:14: $.connections[1].credential.file: cannot read /nonexistent/credential",
-			"testdata/outside.yaml:17: $.policies[1]: cannot read ",
+			"testdata/outside.yaml:4: $.nats.tls.ca: ", "rules.yaml holds no PEM certificate",
+			"testdata/outside.yaml:15: $.connections[1].credential.file: cannot read /nonexistent/credential",
+			"testdata/outside.yaml:18: $.policies[1]: cannot read ",
+			"testdata/outside.yaml:25: $.recorder.s3.ca: cannot read ", "missing-ca.pem",
 		}},
 		{"rules that do not compile", "testdata/broken-rules.yaml", true, []string{
 			"testdata/broken-rules.yaml:9: $.policies: loading policies:",

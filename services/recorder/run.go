@@ -23,7 +23,7 @@ func OpenStore(ctx context.Context, cfg *config.Config, js jetstream.JetStream) 
 		return store.NewJetStream(ctx, js, subject.RecordingsBucket)
 	}
 	return store.NewS3(ctx, store.S3Config{Endpoint: s3.Endpoint, Bucket: s3.Bucket, AccessKey: s3.AccessKey,
-		SecretKey: s3.SecretKey, Region: s3.Region, Secure: !s3.Insecure})
+		SecretKey: s3.SecretKey, Region: s3.Region, Secure: !s3.Insecure, CAFile: cfg.Path(s3.CA)})
 }
 
 // Running is a recorder at work: the exchanges and the audit chain.

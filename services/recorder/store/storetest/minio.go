@@ -1,8 +1,11 @@
 // Package storetest runs a real MinIO server as a local process for tests,
-// on random loopback ports with its data in a temp dir.
+// on random loopback ports with its data in a temp dir, over plain HTTP or
+// TLS.
 package storetest
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -17,6 +20,7 @@ import (
 	"time"
 
 	"github.com/airlockhq/airlock/pkg/logtest"
+	"github.com/airlockhq/airlock/pkg/tlstest"
 	"github.com/airlockhq/airlock/services/recorder/store"
 )
 
@@ -36,13 +40,16 @@ const (
 // MinIO is a running test server. Stop and Restart keep its data dir and
 // ports, so a client configured with Config reconnects after a restart.
 type MinIO struct {
-	// Config reaches the server over plain HTTP. Its bucket does not exist
-	// until store.NewS3 creates it.
+	// Config reaches the server, over plain HTTP or, started with TLS,
+	// over HTTPS trusting the test's CA. Its bucket does not exist until
+	// store.NewS3 creates it.
 	Config store.S3Config
 
 	t              testing.TB
 	bin, dir       string
 	console        string
+	certsDir       string         // MinIO's --certs-dir; empty: plain HTTP
+	roots          *x509.CertPool // trusted by the readiness probe, with TLS
 	mu             sync.Mutex
 	cmd            *exec.Cmd
 	exited         chan struct{} // closed when cmd has been waited for
@@ -50,11 +57,24 @@ type MinIO struct {
 	stoppedForGood bool
 }
 
+// Option changes how a server starts.
+type Option func(*options)
+
+type options struct {
+	ca *tlstest.CA
+}
+
+// TLS serves HTTPS only, with a certificate for 127.0.0.1 signed by ca.
+// The server's Config is then Secure, with ca's certificate as its CAFile.
+func TLS(ca *tlstest.CA) Option {
+	return func(o *options) { o.ca = ca }
+}
+
 // StartMinIO starts a server and returns how to reach it. The server stops
 // when the test ends.
-func StartMinIO(t testing.TB) store.S3Config {
+func StartMinIO(t testing.TB, opts ...Option) store.S3Config {
 	t.Helper()
-	return StartMinIOServer(t).Config
+	return StartMinIOServer(t, opts...).Config
 }
 
 // StartMinIOServer starts a server and returns its handle, for tests that
@@ -63,8 +83,12 @@ func StartMinIO(t testing.TB) store.S3Config {
 // The minio binary comes from PATH or $(go env GOPATH)/bin, where
 // scripts/ci-deps.sh installs it. Without it the test is skipped, or fails
 // when CI=true.
-func StartMinIOServer(t testing.TB) *MinIO {
+func StartMinIOServer(t testing.TB, opts ...Option) *MinIO {
 	t.Helper()
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	bin, err := findMinIO()
 	if err != nil {
 		msg := fmt.Sprintf("minio server binary not found (%v): run scripts/ci-deps.sh", err)
@@ -85,6 +109,12 @@ func StartMinIOServer(t testing.TB) *MinIO {
 			SecretKey: RootPassword,
 			Region:    Region,
 		},
+	}
+	if o.ca != nil {
+		m.certsDir = certsDir(t, o.ca)
+		m.roots = o.ca.Pool()
+		m.Config.Secure = true
+		m.Config.CAFile = o.ca.CertFile
 	}
 	// Registered after TempDir, so it runs before the dir is removed.
 	t.Cleanup(func() {
@@ -127,7 +157,11 @@ func (m *MinIO) Restart() {
 	if m.cmd != nil || m.stoppedForGood {
 		return
 	}
-	cmd := exec.Command(m.bin, "server", m.dir, "--address", m.Config.Endpoint, "--console-address", m.console)
+	args := []string{"server", m.dir, "--address", m.Config.Endpoint, "--console-address", m.console}
+	if m.certsDir != "" {
+		args = append(args, "--certs-dir", m.certsDir)
+	}
+	cmd := exec.Command(m.bin, args...)
 	cmd.SysProcAttr = sysProcAttr()
 	cmd.Env = append(os.Environ(),
 		"MINIO_ROOT_USER="+RootUser,
@@ -145,7 +179,7 @@ func (m *MinIO) Restart() {
 		close(exited)
 	}()
 	m.cmd, m.exited = cmd, exited
-	if err := waitReady(m.Config.Endpoint, exited); err != nil {
+	if err := waitReady(m.Config.Endpoint, m.roots, exited); err != nil {
 		_ = cmd.Process.Kill()
 		<-exited
 		m.cmd = nil
@@ -153,10 +187,42 @@ func (m *MinIO) Restart() {
 	}
 }
 
-// waitReady polls MinIO's readiness probe until it answers 200.
-func waitReady(addr string, exited <-chan struct{}) error {
+// certsDir lays out a directory for MinIO's --certs-dir: public.crt and
+// private.key, a certificate for 127.0.0.1 signed by ca, and ca's
+// certificate in CAs/, so that MinIO trusts itself.
+func certsDir(t testing.TB, ca *tlstest.CA) string {
+	t.Helper()
+	dir := t.TempDir()
+	cert := ca.Server(t, "127.0.0.1")
+	if err := os.Mkdir(filepath.Join(dir, "CAs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for from, to := range map[string]string{
+		cert.CertFile: "public.crt",
+		cert.KeyFile:  "private.key",
+		ca.CertFile:   filepath.Join("CAs", "ca.crt"),
+	} {
+		data, err := os.ReadFile(from)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, to), data, 0o600)
+		}
+		if err != nil {
+			t.Fatalf("laying out minio's certs dir: %v", err)
+		}
+	}
+	return dir
+}
+
+// waitReady polls MinIO's readiness probe until it answers 200: over
+// HTTPS trusting roots when they are set, else over plain HTTP.
+func waitReady(addr string, roots *x509.CertPool, exited <-chan struct{}) error {
 	client := &http.Client{Timeout: time.Second}
 	url := "http://" + addr + "/minio/health/ready"
+	if roots != nil {
+		client.Transport = &http.Transport{TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots}}
+		url = "https://" + addr + "/minio/health/ready"
+	}
+	defer client.CloseIdleConnections()
 	deadline := time.Now().Add(readyTimeout)
 	for {
 		resp, err := client.Get(url)
