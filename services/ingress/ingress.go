@@ -53,6 +53,11 @@ type Server struct {
 	decisions sync.Map // request id → chan *event.Decision
 	sub       *nats.Subscription
 	decSub    *nats.Subscription
+	// journal counts the events being published again; closing ends
+	// their retries.
+	journal   sync.WaitGroup
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // connection is a configured upstream, ready to forward to.
@@ -78,17 +83,9 @@ func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *sl
 			return nil, err
 		}
 	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
-		log.Error("publishing event", "subject", m.Subject, "err", err)
-	}))
-	if err != nil {
-		return nil, fmt.Errorf("opening jetstream: %w", err)
-	}
 	s := &Server{
 		cfg:        cfg.Ingress,
 		nc:         nc,
-		js:         js,
-		bodies:     bus.NewBodies(js),
 		masker:     maskstream.NewClient(nc),
 		cfgMasking: cfg.Masking,
 		verifier:   verifier,
@@ -96,7 +93,14 @@ func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *sl
 		metrics:    m,
 		conns:      map[string]*connection{},
 		byHost:     map[string]*connection{},
+		closing:    make(chan struct{}),
 	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncErrHandler(s.onPublishError),
+		jetstream.WithPublishAsyncTimeout(publishAckTimeout))
+	if err != nil {
+		return nil, fmt.Errorf("opening jetstream: %w", err)
+	}
+	s.js, s.bodies = js, bus.NewBodies(js)
 	if t := cfg.Masking.Timeout; t > 0 {
 		s.masker.Timeout = t
 	}
@@ -141,9 +145,21 @@ func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *sl
 	return s, nil
 }
 
-// Close stops listening for verdicts and decisions.
+// Close stops listening for verdicts and decisions, then waits for the
+// events still being journaled: the acks of async publishes, and the
+// retries of failed ones, which get one last try.
 func (s *Server) Close() error {
-	return errors.Join(s.sub.Unsubscribe(), s.decSub.Unsubscribe())
+	var err error
+	s.closeOnce.Do(func() {
+		err = errors.Join(s.sub.Unsubscribe(), s.decSub.Unsubscribe())
+		select {
+		case <-s.js.PublishAsyncComplete():
+		case <-time.After(publishAckTimeout):
+		}
+		close(s.closing)
+		s.journal.Wait()
+	})
+	return err
 }
 
 // onDecision hands an approver's decision to the request it releases or

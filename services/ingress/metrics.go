@@ -35,6 +35,7 @@ type Metrics struct {
 	upstreamErrors *prometheus.CounterVec
 	inFlight       prometheus.Gauge
 	held           prometheus.Gauge
+	journal        *prometheus.CounterVec
 	unrouted       prometheus.Counter
 }
 
@@ -73,12 +74,16 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Namespace: "airlock", Subsystem: "ingress", Name: "requests_held",
 			Help: "Requests held now for a human's approval (pending approvals, as the data path sees them).",
 		}),
+		journal: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "airlock", Subsystem: "ingress", Name: "events_republished_total",
+			Help: "Response and audit events whose first publish failed, by result: stored (a retry was acked) or lost (retries gave up after the duplicate window).",
+		}, []string{"result"}),
 	}
 	m.unrouted = m.requests.WithLabelValues(unroutedConnection, decisionUnrouted)
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.decisionWait, m.upstream, m.upstreamErrors, m.inFlight, m.held} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.decisionWait, m.upstream, m.upstreamErrors, m.inFlight, m.held, m.journal} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("registering ingress metrics: %w", err)
 		}

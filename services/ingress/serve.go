@@ -442,19 +442,6 @@ func (s *Server) publishResponse(st *requestState, cn *connection, status int, f
 	s.publishAsync(subject.Response(st.reqID), st.reqID+":resp", ev)
 }
 
-// publishAsync journals an event without holding the request: the ack is
-// checked by JetStream's async error handler, which logs a failure.
-func (s *Server) publishAsync(subj, msgID string, v any) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		s.log.Error("encoding event", "subject", subj, "err", err)
-		return
-	}
-	if _, err := s.js.PublishMsgAsync(&nats.Msg{Subject: subj, Data: data}, jetstream.WithMsgID(msgID)); err != nil {
-		s.log.Error("publishing event", "subject", subj, "err", err)
-	}
-}
-
 type countingReader struct {
 	r io.Reader
 	n int64

@@ -135,6 +135,8 @@ type stackOptions struct {
 	// natsURL, when set, is a NATS server the stack connects to over TCP
 	// instead of starting the embedded one.
 	natsURL string
+	// natsReplicas is nats.replicas (3 on a cluster), with natsURL.
+	natsReplicas int
 	// logTo receives every service's log lines (JSON), when set.
 	logTo io.Writer
 	// approvals is the approvals section's YAML body, indented two spaces.
@@ -172,6 +174,9 @@ func newTestStack(t testing.TB, opts stackOptions) *testStack {
 	natsSection := `embedded: {listen: "127.0.0.1:0"}`
 	if opts.natsURL != "" {
 		natsSection = "url: " + opts.natsURL
+		if opts.natsReplicas > 0 {
+			natsSection += fmt.Sprintf("\n  replicas: %d", opts.natsReplicas)
+		}
 	}
 	yaml := fmt.Sprintf(`
 nats:

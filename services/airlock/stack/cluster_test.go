@@ -1,0 +1,251 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/airlockhq/airlock/pkg/bus"
+	"github.com/airlockhq/airlock/pkg/event"
+	"github.com/airlockhq/airlock/pkg/subject"
+	"github.com/airlockhq/airlock/services/ingress"
+	"github.com/airlockhq/airlock/services/recorder"
+)
+
+// natsCluster is three embedded nats-servers routed into one JetStream
+// cluster, on loopback.
+type natsCluster struct {
+	servers []*server.Server
+	urls    []string
+}
+
+func startNATSCluster(t *testing.T) *natsCluster {
+	t.Helper()
+	const n = 3
+	clusterPorts := make([]int, n)
+	for i := range clusterPorts {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		clusterPorts[i] = ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+	}
+	c := &natsCluster{}
+	for i := range n {
+		opts := &server.Options{
+			ServerName: fmt.Sprintf("n%d", i+1),
+			Host:       "127.0.0.1", Port: server.RANDOM_PORT,
+			JetStream: true, StoreDir: t.TempDir(), JetStreamMaxMemory: 64 << 20,
+			MaxPayload: bus.MaxPayload, NoSigs: true,
+			Cluster: server.ClusterOpts{Name: "airlock-test", Host: "127.0.0.1", Port: clusterPorts[i]},
+		}
+		for j, p := range clusterPorts {
+			if j != i {
+				opts.Routes = append(opts.Routes, server.RoutesFromStr(fmt.Sprintf("nats://127.0.0.1:%d", p))...)
+			}
+		}
+		ns, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go ns.Start()
+		t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+		c.servers = append(c.servers, ns)
+	}
+	for _, ns := range c.servers {
+		if !ns.ReadyForConnections(10 * time.Second) {
+			t.Fatal("cluster node not ready")
+		}
+		c.urls = append(c.urls, ns.ClientURL())
+	}
+	// JetStream is usable once the meta group has a leader.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ready := 0
+		for _, ns := range c.servers {
+			if ns.JetStreamIsClustered() && ns.JetStreamIsCurrent() {
+				ready++
+			}
+		}
+		if ready == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("JetStream cluster not formed in 20 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return c
+}
+
+// TestClusterNodeLossUnderLoad runs the stack on a 3-node NATS cluster with
+// every stream and bucket replicated 3 times, and kills the node leading
+// the AIRLOCK stream while two clients send requests. Requests may be
+// refused during the election, never forwarded without a verdict; every
+// request the agent was answered for has its audit event and its
+// recording.
+func TestClusterNodeLossUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a 3-node cluster")
+	}
+	cl := startNATSCluster(t)
+	ts := newTestStack(t, stackOptions{decisionTimeout: 2 * time.Second, natsURL: strings.Join(cl.urls, ","), natsReplicas: 3})
+	tok := ts.token(t, "agents")
+
+	nc, err := bus.Connect(strings.Join(cl.urls, ","), nil, "cluster-test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	info, err := js.Stream(ctx, subject.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	si := info.CachedInfo()
+	if si.Config.Replicas != 3 || si.Cluster == nil || len(si.Cluster.Replicas) != 2 {
+		t.Fatalf("AIRLOCK is not replicated on 3 nodes: %d replicas, cluster %+v", si.Config.Replicas, si.Cluster)
+	}
+
+	var mu sync.Mutex
+	var answered []string // ids of requests answered 200
+	refused, other := 0, 0
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for c := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 10 * time.Second}
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest("GET", ts.IngressURL+"/gh/repos/acme/api/issues/"+strconv.Itoa(c*100000+i), nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				resp, err := client.Do(req)
+				mu.Lock()
+				switch {
+				case err != nil:
+					other++
+				case resp.StatusCode == http.StatusOK:
+					answered = append(answered, resp.Header.Get(ingress.RequestIDHeader))
+				case resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout:
+					refused++
+				default:
+					other++
+				}
+				mu.Unlock()
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	leader := si.Cluster.Leader
+	for _, ns := range cl.servers {
+		if ns.Name() == leader {
+			ns.Shutdown()
+			t.Logf("killed %s, the AIRLOCK stream's leader", leader)
+		}
+	}
+	time.Sleep(4 * time.Second)
+	close(stop)
+	wg.Wait()
+	t.Logf("%d answered 200, %d refused (503/504), %d other", len(answered), refused, other)
+	if other != 0 {
+		t.Errorf("%d requests got neither 200 nor a refusal", other)
+	}
+	if len(answered) < 50 {
+		t.Fatalf("only %d requests answered: the load did not run", len(answered))
+	}
+	if got := ts.up.calls.Load(); got != int64(len(answered)) {
+		t.Errorf("upstream calls %d, answered %d: a request was forwarded without its answer", got, len(answered))
+	}
+
+	// Every answered request has its audit event...
+	audited := map[string]bool{}
+	cons, err := js.OrderedConsumer(ctx, subject.AuditStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
+		batch, err := cons.FetchNoWait(500)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			var a event.Audit
+			if err := json.Unmarshal(m.Data(), &a); err == nil {
+				audited[a.ID] = true
+			}
+		}
+		if n == 0 {
+			if missing(answered, audited) == 0 {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	if m := missing(answered, audited); m != 0 {
+		t.Errorf("%d of %d answered requests have no audit event", m, len(answered))
+	}
+	// ...and its recording.
+	st := ts.Recordings()
+	recorded := map[string]bool{}
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
+		keys, err := st.List(ctx, recorder.SessionsPrefix)
+		if err != nil {
+			continue // the store's leader may be moving
+		}
+		for _, k := range keys {
+			recorded[strings.TrimSuffix(k[strings.LastIndexByte(k, '/')+1:], ".json.gz")] = true
+		}
+		if missing(answered, recorded) == 0 {
+			break
+		}
+	}
+	if m := missing(answered, recorded); m != 0 {
+		t.Errorf("%d of %d answered requests have no recording", m, len(answered))
+	}
+	// Events whose first publish failed in the election were sent again.
+	stored, lost := metricValue(t, ts.Registry, "airlock_ingress_events_republished_total", "stored"),
+		metricValue(t, ts.Registry, "airlock_ingress_events_republished_total", "lost")
+	t.Logf("events published again after a failed ack: %v stored, %v lost", stored, lost)
+	if lost != 0 {
+		t.Errorf("%v events lost", lost)
+	}
+}
+
+func missing(ids []string, have map[string]bool) int {
+	n := 0
+	for _, id := range ids {
+		if !have[id] {
+			n++
+		}
+	}
+	return n
+}
