@@ -1,10 +1,8 @@
 package stack
 
 import (
-	"io"
+	"context"
 	"net"
-	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -40,86 +38,75 @@ func TestBusRestartUnderLoad(t *testing.T) {
 	ts := newTestStack(t, stackOptions{decisionTimeout: 500 * time.Millisecond, natsURL: "nats://" + addr})
 	tok := ts.token(t, "agents")
 
-	// Load: sequential GETs from two clients until told to stop.
-	// withheld counts the 503s for a response the masker could not be
-	// asked about: forwarded under a verdict, the body kept back.
-	type tally struct{ ok, refused, withheld, other int }
-	stop := make(chan struct{})
-	results := make(chan tally, 2)
-	for range 2 {
-		go func() {
-			var n tally
-			client := &http.Client{Timeout: 5 * time.Second}
-			for {
-				select {
-				case <-stop:
-					results <- n
-					return
-				default:
-				}
-				req, _ := http.NewRequest("GET", ts.IngressURL+"/gh/repos/acme/api", nil)
-				req.Header.Set("Authorization", "Bearer "+tok)
-				resp, err := client.Do(req)
-				if err != nil {
-					n.other++
-					continue
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				switch resp.StatusCode {
-				case http.StatusOK:
-					n.ok++
-				case http.StatusServiceUnavailable:
-					n.refused++
-					if strings.Contains(string(body), `"masker_unavailable"`) {
-						n.withheld++
-					}
-				default:
-					n.other++
-				}
-			}
-		}()
-	}
+	stop := startLoad(t, ts.IngressURL+"/gh/repos/acme/api/issues", tok, 2)
 	time.Sleep(500 * time.Millisecond)
 	stopBus()
 	time.Sleep(time.Second)
 	start()
-	back := time.Now()
-	// Within 5 s a request passes again.
 	probeWithheld := 0
-	for {
-		resp, body := ts.do(t, "GET", "/gh/repos/acme/api", tok, nil)
-		if strings.Contains(string(body), `"masker_unavailable"`) {
-			probeWithheld++
-		}
-		if resp.StatusCode == http.StatusOK {
-			t.Logf("traffic flows again %s after the server's return", time.Since(back).Round(10*time.Millisecond))
-			break
-		}
-		if time.Since(back) > 5*time.Second {
-			t.Fatalf("still %d 5s after the bus returned: %s", resp.StatusCode, body)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	took := awaitFlowing(t, ts, "/gh/repos/acme/api", tok, 5*time.Second, &probeWithheld)
+	t.Logf("traffic flows again %s after the server's return", took.Round(10*time.Millisecond))
 	time.Sleep(300 * time.Millisecond)
-	close(stop)
-	var total tally
-	for range 2 {
-		n := <-results
-		total.ok, total.refused, total.other = total.ok+n.ok, total.refused+n.refused, total.other+n.other
-		total.withheld += n.withheld
-	}
+	total := stop()
 	t.Logf("during the test: %d allowed, %d refused (503; %d of them responses withheld), %d other", total.ok, total.refused, total.withheld, total.other)
 	if total.refused == 0 {
 		t.Error("no request was refused while the bus was down")
 	}
 	if total.other != 0 {
-		t.Errorf("%d requests got neither 200 nor 503", total.other)
+		t.Errorf("%d requests got neither 200 nor 503: %q", total.other, total.others)
 	}
 	// Every forwarded request was one the agent got a 200 for, or one
 	// whose response was withheld unmasked: nothing reached the upstream
 	// without a verdict.
 	if got, want := ts.up.calls.Load(), int64(total.ok+total.withheld+probeWithheld+1); got != want {
 		t.Errorf("upstream calls = %d, want %d (the allowed ones)", got, want)
+	}
+}
+
+// TestServicesKilledUnderLoad stops the policy service, then the masker,
+// while two clients send requests, and starts each again: requests in
+// flight and new ones are refused with a JSON 503 or 504, none is
+// forwarded without a verdict or answered unmasked, and traffic flows again
+// within 5 s of the service's return without restarting the ingress.
+func TestServicesKilledUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("stops services under load")
+	}
+	ts := newTestStack(t, stackOptions{decisionTimeout: 500 * time.Millisecond, maskTimeout: 500 * time.Millisecond})
+	tok := ts.token(t, "agents")
+	for _, svc := range []struct {
+		name        string
+		stop, start func() error
+	}{
+		{"policy", func() error { ts.StopPolicy(); return nil }, func() error { return ts.StartPolicy(context.Background()) }},
+		{"masker", func() error { ts.StopMasker(); return nil }, ts.StartMasker},
+	} {
+		t.Run(svc.name, func(t *testing.T) {
+			calls := ts.up.calls.Load()
+			stop := startLoad(t, ts.IngressURL+"/gh/repos/acme/api/issues", tok, 2)
+			time.Sleep(300 * time.Millisecond)
+			if err := svc.stop(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+			if err := svc.start(); err != nil {
+				t.Fatal(err)
+			}
+			probeWithheld := 0
+			took := awaitFlowing(t, ts, "/gh/repos/acme/api", tok, 5*time.Second, &probeWithheld)
+			time.Sleep(300 * time.Millisecond)
+			total := stop()
+			t.Logf("%s down 1 s: %d allowed, %d refused (%d withheld), %d other; flowing again %s after its return",
+				svc.name, total.ok, total.refused, total.withheld, total.other, took.Round(10*time.Millisecond))
+			if total.refused == 0 {
+				t.Errorf("no request refused while the %s was down", svc.name)
+			}
+			if total.other != 0 {
+				t.Errorf("%d requests got neither 200 nor a refusal: %q", total.other, total.others)
+			}
+			if got, want := ts.up.calls.Load()-calls, int64(total.ok+total.withheld+probeWithheld+1); got != want {
+				t.Errorf("upstream calls = %d, want %d: forwarded without an answer", got, want)
+			}
+		})
 	}
 }

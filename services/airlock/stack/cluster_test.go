@@ -4,12 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +15,6 @@ import (
 	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/event"
 	"github.com/airlockhq/airlock/pkg/subject"
-	"github.com/airlockhq/airlock/services/ingress"
 	"github.com/airlockhq/airlock/services/recorder"
 )
 
@@ -124,44 +119,7 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 		t.Fatalf("AIRLOCK is not replicated on 3 nodes: %d replicas, cluster %+v", si.Config.Replicas, si.Cluster)
 	}
 
-	var mu sync.Mutex
-	var answered []string // ids of requests answered 200
-	refused, other := 0, 0
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for c := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			client := &http.Client{Timeout: 10 * time.Second}
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				req, _ := http.NewRequest("GET", ts.IngressURL+"/gh/repos/acme/api/issues/"+strconv.Itoa(c*100000+i), nil)
-				req.Header.Set("Authorization", "Bearer "+tok)
-				resp, err := client.Do(req)
-				mu.Lock()
-				switch {
-				case err != nil:
-					other++
-				case resp.StatusCode == http.StatusOK:
-					answered = append(answered, resp.Header.Get(ingress.RequestIDHeader))
-				case resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusGatewayTimeout:
-					refused++
-				default:
-					other++
-				}
-				mu.Unlock()
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-			}
-		}()
-	}
+	stop := startLoad(t, ts.IngressURL+"/gh/repos/acme/api/issues", tok, 2)
 	time.Sleep(time.Second)
 	leader := si.Cluster.Leader
 	for _, ns := range cl.servers {
@@ -171,11 +129,11 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 		}
 	}
 	time.Sleep(4 * time.Second)
-	close(stop)
-	wg.Wait()
-	t.Logf("%d answered 200, %d refused (503/504), %d other", len(answered), refused, other)
-	if other != 0 {
-		t.Errorf("%d requests got neither 200 nor a refusal", other)
+	total := stop()
+	answered := total.answered
+	t.Logf("%d answered 200, %d refused (503/504), %d other", total.ok, total.refused, total.other)
+	if total.other != 0 {
+		t.Errorf("%d requests got neither 200 nor a refusal: %q", total.other, total.others)
 	}
 	if len(answered) < 50 {
 		t.Fatalf("only %d requests answered: the load did not run", len(answered))
