@@ -197,6 +197,9 @@ func TestServicesMayDoOnlyTheirOwnWork(t *testing.T) {
 			{"masker", "$KV.airlock-grants.x", GrantsStream},
 			{"masker", "airlock.mask.x", ""},
 			{"masker", "_INBOX.ingress.x", ""},
+			// The masker reads nothing from JetStream: not even a body.
+			{"masker", "$JS.API.STREAM.INFO." + "OBJ_" + subject.BodiesBucket, ""},
+			{"masker", "$JS.API.DIRECT.GET." + "OBJ_" + subject.BodiesBucket + ".x", ""},
 			{"policy", "airlock.mask.x", ""},
 			{"policy", "$KV.airlock-policies.active", PoliciesStream},
 			{"ingress", "$KV.airlock-policies.active", PoliciesStream},

@@ -94,6 +94,14 @@ func Healthcheck(name, path string, addr func(*config.Config) string, stdout, st
 // oneLine folds an error that lists a configuration's problems one a line.
 var oneLine = strings.NewReplacer(":\n", ": ", "\n", "; ")
 
+// SignalContext is a context that ends on SIGINT or SIGTERM. SIGHUP, which
+// would otherwise end the process, is ignored unless the service asks for
+// it (the policy service reloads on it; signal.Notify undoes the Ignore).
+func SignalContext() (context.Context, context.CancelFunc) {
+	signal.Ignore(syscall.SIGHUP)
+	return signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+}
+
 // Main runs s and exits: 1 with the error logged when it fails. With
 // -healthcheck it runs Healthcheck on s's admin listener instead.
 func Main(s Service) {
@@ -116,7 +124,7 @@ func run(s Service, path string, log *slog.Logger) error {
 	if cfg.NATS.URL == "" {
 		return fmt.Errorf("nats.url is empty: the standalone %s needs a NATS server (the embedded one runs inside `airlock up`)", s.Name)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := SignalContext()
 	defer stop()
 
 	var nc *nats.Conn

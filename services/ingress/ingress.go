@@ -58,6 +58,10 @@ type Server struct {
 	journal   sync.WaitGroup
 	closing   chan struct{}
 	closeOnce sync.Once
+	// draining is closed by Drain: held requests are answered at once and
+	// /readyz fails.
+	draining  chan struct{}
+	drainOnce sync.Once
 }
 
 // connection is a configured upstream, ready to forward to.
@@ -94,6 +98,7 @@ func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *sl
 		conns:      map[string]*connection{},
 		byHost:     map[string]*connection{},
 		closing:    make(chan struct{}),
+		draining:   make(chan struct{}),
 	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncErrHandler(s.onPublishError),
 		jetstream.WithPublishAsyncTimeout(publishAckTimeout))
@@ -143,6 +148,16 @@ func New(cfg *config.Config, nc *nats.Conn, verifier *identity.Verifier, log *sl
 	}
 	_ = s.decSub.SetPendingLimits(-1, -1)
 	return s, nil
+}
+
+// Drain starts a graceful shutdown: /readyz fails, so that a load
+// balancer sends no more, and every request held for approval is answered
+// now with 202 pending_approval, as when its hold times out (the approval
+// stays pending; the agent's retry, on another replica, is released by the
+// grant a decision leaves). Requests being forwarded go on: stop the HTTP
+// server next, with http.Server.Shutdown, to let them finish.
+func (s *Server) Drain() {
+	s.drainOnce.Do(func() { close(s.draining) })
 }
 
 // Close stops listening for verdicts and decisions, then waits for the

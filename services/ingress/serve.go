@@ -240,7 +240,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // hold waits for the decision on a request held for approval, up to the
-// connection's hold timeout; nil when none came (or the agent left).
+// connection's hold timeout; nil when none came (or the agent left, or the
+// ingress is draining).
 func (s *Server) hold(r *http.Request, cn *connection, decided <-chan *event.Decision) *event.Decision {
 	s.metrics.held.Inc()
 	defer s.metrics.held.Dec()
@@ -251,6 +252,7 @@ func (s *Server) hold(r *http.Request, cn *connection, decided <-chan *event.Dec
 		return d
 	case <-t.C:
 	case <-r.Context().Done():
+	case <-s.draining:
 	}
 	return nil
 }

@@ -254,3 +254,29 @@ func TestApproverRestartLosesNothing(t *testing.T) {
 		t.Fatalf("retry after the restart: %d %s", got.status, got.body)
 	}
 }
+
+// TestDrainAnswersHeldRequests: an ingress shutting down answers the
+// requests it holds at once with 202 pending_approval, forwards none of
+// them, and reports itself not ready.
+func TestDrainAnswersHeldRequests(t *testing.T) {
+	ts := startStackWith(t, stackOptions{decisionTimeout: 5 * time.Second, connections: strings.Replace(holdConnection, "3s", "30s", 1),
+		policy: approvalPolicy})
+	tok := ts.token(t, "agents")
+	held := ts.send(t, "PUT", "/prod/upload/x", tok, "x")
+	awaitPending(t, approvals(t, ts), "/upload/x")
+	start := time.Now()
+	ts.ingress.Drain()
+	got := wait(t, held)
+	if got.status != http.StatusAccepted || !strings.Contains(string(got.body), `"pending_approval"`) {
+		t.Fatalf("held request on drain: %d %s", got.status, got.body)
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("answered %s after the drain began, want at once (the hold is 30 s)", took)
+	}
+	if err := ts.Ready(); err == nil || !strings.Contains(err.Error(), "draining") {
+		t.Errorf("Ready while draining: %v", err)
+	}
+	if n := ts.up.calls.Load(); n != 0 {
+		t.Errorf("upstream calls %d: a held request was forwarded", n)
+	}
+}

@@ -112,6 +112,17 @@ admin: {listen: none, ingress: %q, policy: %q, masker: %q, approver: %q, recorde
 				time.Sleep(50 * time.Millisecond)
 			}
 			checkHealthcheck(t, bin, cfgPath, 0, name+": ready\n")
+			// SIGHUP (a terminal closing, a careless kill -HUP) does not
+			// stop a service; the policy service reloads on it.
+			if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-exited:
+				t.Fatalf("%s exited on SIGHUP: %v\n%s", name, err, logs)
+			case <-time.After(300 * time.Millisecond):
+			}
+			checkHealthcheck(t, bin, cfgPath, 0, name+": ready\n")
 			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
 			}

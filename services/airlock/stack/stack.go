@@ -466,6 +466,9 @@ func (st *Stack) serveHTTP(srv *http.Server, ln net.Listener) {
 // Close stops every service: the ingress first, so that no request is left
 // waiting on a bus that is gone.
 func (st *Stack) Close() {
+	if st.ingress != nil {
+		st.ingress.Drain()
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for i := len(st.servers) - 1; i >= 0; i-- {

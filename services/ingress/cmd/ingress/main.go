@@ -12,8 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/airlockhq/airlock/pkg/admin"
@@ -45,7 +43,7 @@ func run(cfgPath string, log *slog.Logger) error {
 	if cfg.NATS.URL == "" {
 		return errors.New("nats.url is empty: the ingress alone needs a NATS server (or use `airlock up`)")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := daemon.SignalContext()
 	defer stop()
 
 	nc, _, err := bus.Join(ctx, cfg, "ingress", log, subject.Stream, subject.AuditStream, bus.BodiesStream)
@@ -82,12 +80,22 @@ func run(cfgPath string, log *slog.Logger) error {
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Graceful: unready and held requests answered, then no new
+	// connections while the requests being forwarded finish.
+	srv.Drain()
+	log.Info("draining", "grace", shutdownGrace)
+	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer scancel()
 	for _, hs := range servers {
-		if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := hs.Shutdown(sctx); errors.Is(err, context.DeadlineExceeded) {
+			log.Warn("requests still being forwarded were cut at the end of the grace period", "grace", shutdownGrace)
+		} else if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("shutting down: %w", err)
 		}
 	}
 	return nil
 }
+
+// shutdownGrace is how long requests being forwarded may take to finish
+// after SIGTERM. The compose file's stop_grace_period is longer.
+const shutdownGrace = 25 * time.Second
