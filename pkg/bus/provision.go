@@ -25,6 +25,10 @@ const ApproverAckWait = 30 * time.Second
 // more often than that; a recorder that dies has them redelivered soon.
 const RecorderAckWait = 30 * time.Second
 
+// LeaseTTL is how long a lease outlives its last renewal: the recorder
+// renews every 2 s, so a replica that died is replaced within 6–8 s.
+const LeaseTTL = 6 * time.Second
+
 // ApprovalsTTL bounds how long approvals and grants are kept; a grant's
 // own expiry is in its value, and is usually much shorter.
 const ApprovalsTTL = 7 * 24 * time.Hour
@@ -114,6 +118,7 @@ func Provision(ctx context.Context, js jetstream.JetStream, l Limits) error {
 		{Bucket: subject.GrantsBucket, Description: "just-in-time grants", Storage: jetstream.FileStorage, Replicas: l.Replicas, History: 1, TTL: ApprovalsTTL},
 		{Bucket: subject.ApprovalsBucket, Description: "approvals, pending and decided; interactions seen", Storage: jetstream.FileStorage, Replicas: l.Replicas, History: 1, TTL: ApprovalsTTL},
 		{Bucket: subject.PoliciesBucket, Description: "pushed policy sets", Storage: jetstream.FileStorage, Replicas: l.Replicas, History: 10},
+		{Bucket: subject.LeasesBucket, Description: "which replica of a run-once service is active", Storage: jetstream.FileStorage, Replicas: l.Replicas, History: 1, TTL: LeaseTTL},
 	}
 	for _, cfg := range kvs {
 		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
@@ -162,4 +167,5 @@ const (
 	GrantsStream     = "KV_" + subject.GrantsBucket
 	ApprovalsStream  = "KV_" + subject.ApprovalsBucket
 	RecordingsStream = "OBJ_" + subject.RecordingsBucket
+	LeasesStream     = "KV_" + subject.LeasesBucket
 )

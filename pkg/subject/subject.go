@@ -74,6 +74,10 @@ const (
 	// RecordingsBucket is the object store the recorder writes to when no
 	// S3 store is configured (`airlock up`).
 	RecordingsBucket = "airlock-recordings"
+	// LeasesBucket holds leases: which replica of a service that must run
+	// once (the recorder) is the active one. Keys expire after bus.LeaseTTL
+	// without renewal.
+	LeasesBucket = "airlock-leases"
 )
 
 // Request is the subject of a request event on a connection.

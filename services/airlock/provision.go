@@ -30,8 +30,9 @@ func newProvisionCmd() *cobra.Command {
 		Use:   "provision",
 		Short: "Create or update the streams, consumers and buckets on the NATS server",
 		Long: "provision creates what the services bind to: the AIRLOCK and AIRLOCK_AUDIT\n" +
-			"streams, the durable consumers, the airlock-bodies object store and the\n" +
-			"airlock-grants and airlock-policies KV buckets, sized by the nats section of\n" +
+			"streams, the durable consumers (policy, approver, recorder), the object stores\n" +
+			"airlock-bodies and airlock-recordings, and the KV buckets airlock-grants,\n" +
+			"airlock-approvals, airlock-policies and airlock-leases, sized by the nats section of\n" +
 			"the configuration. It is idempotent: run it at every deployment, as the admin\n" +
 			"user of deploy/nats/nats.conf (nats.user: ${AIRLOCK_NATS_USER} with\n" +
 			"AIRLOCK_NATS_USER=admin). `airlock up` provisions its embedded server itself.",
@@ -54,9 +55,11 @@ func newProvisionCmd() *cobra.Command {
 			if err := bus.Provision(ctx, js, bus.LimitsFrom(cfg)); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "provisioned %s: streams %s, %s; consumer %s/%s; object store %s; kv %s, %s\n",
-				nc.ConnectedUrlRedacted(), subject.Stream, subject.AuditStream, subject.Stream, subject.PolicyConsumer,
-				subject.BodiesBucket, subject.GrantsBucket, subject.PoliciesBucket)
+			fmt.Fprintf(cmd.OutOrStdout(), "provisioned %s: streams %s, %s; consumers %s/{%s,%s,%s}; object stores %s, %s; kv %s, %s, %s, %s\n",
+				nc.ConnectedUrlRedacted(), subject.Stream, subject.AuditStream,
+				subject.Stream, subject.PolicyConsumer, subject.ApproverConsumer, subject.RecorderConsumer,
+				subject.BodiesBucket, subject.RecordingsBucket,
+				subject.GrantsBucket, subject.ApprovalsBucket, subject.PoliciesBucket, subject.LeasesBucket)
 			return nil
 		},
 	}

@@ -12,6 +12,7 @@ type Metrics struct {
 	write   prometheus.Histogram
 	lag     prometheus.Gauge
 	chained prometheus.Counter
+	active  prometheus.Gauge
 }
 
 // NewMetrics registers the recorder's metrics with reg; nil means
@@ -35,9 +36,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "airlock_recorder_chained_events_total",
 			Help: "Audit events appended to the hash chain in the store.",
 		}),
+		active: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "airlock_recorder_active",
+			Help: "1 while this replica holds the recorder's lease and records; 0 while it stands by. Across replicas the sum is 1.",
+		}),
 	}
 	if reg != nil {
-		for _, c := range []prometheus.Collector{m.records, m.write, m.lag, m.chained} {
+		for _, c := range []prometheus.Collector{m.records, m.write, m.lag, m.chained, m.active} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -62,5 +67,15 @@ func (m *Metrics) lagging(n uint64) {
 func (m *Metrics) chain(n int) {
 	if m != nil {
 		m.chained.Add(float64(n))
+	}
+}
+
+func (m *Metrics) activate(on bool) {
+	if m != nil {
+		if on {
+			m.active.Set(1)
+		} else {
+			m.active.Set(0)
+		}
 	}
 }

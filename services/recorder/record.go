@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -128,7 +130,10 @@ func (r *Record) add(kind string, data []byte) error {
 		if err := json.Unmarshal(data, &v); err != nil {
 			return err
 		}
-		r.Approvals = append(r.Approvals, v)
+		// A late event merged into a written record may be one it holds.
+		if !slices.ContainsFunc(r.Approvals, func(a event.Approval) bool { return reflect.DeepEqual(a, v) }) {
+			r.Approvals = append(r.Approvals, v)
+		}
 	case "decision":
 		var v event.Decision
 		if err := json.Unmarshal(data, &v); err != nil {

@@ -56,18 +56,34 @@ type Service struct {
 
 	mu      sync.Mutex
 	pending map[string]*pendingRecord
+	// written are the records this replica wrote lately, by request id:
+	// where a late event (redelivered after another replica died holding
+	// it, once the record was written without it) is merged in.
+	written map[string]writtenRecord
 }
+
+type writtenRecord struct {
+	key string
+	at  time.Time
+}
+
+// WrittenFor is how long a written record's key is remembered for late
+// events: they come after the ack wait of the replica that held them.
+const WrittenFor = 3 * bus.RecorderAckWait
 
 type pendingRecord struct {
 	rec        Record
 	msgs       []jetstream.Msg
 	first      time.Time
 	progressed time.Time
+	// late: the record was written already; these events are merged into
+	// it at the next tick.
+	late bool
 }
 
 // New returns a recorder writing to st; m may be nil.
 func New(js jetstream.JetStream, st store.Store, log *slog.Logger, m *Metrics) *Service {
-	return &Service{js: js, bodies: bus.NewBodies(js), store: st, log: log, m: m, now: time.Now, completeAfter: CompleteAfter, pending: map[string]*pendingRecord{}}
+	return &Service{js: js, bodies: bus.NewBodies(js), store: st, log: log, m: m, now: time.Now, completeAfter: CompleteAfter, pending: map[string]*pendingRecord{}, written: map[string]writtenRecord{}}
 }
 
 // kinds maps each subject family of the AIRLOCK stream to its event.
@@ -152,7 +168,8 @@ func (s *Service) take(ctx context.Context, m jetstream.Msg) {
 	s.mu.Lock()
 	p := s.pending[id]
 	if p == nil {
-		p = &pendingRecord{rec: Record{V: 1, ID: id}, first: s.now(), progressed: s.now()}
+		_, late := s.written[id]
+		p = &pendingRecord{rec: Record{V: 1, ID: id}, first: s.now(), progressed: s.now(), late: late}
 		s.pending[id] = p
 	}
 	s.mu.Unlock()
@@ -164,7 +181,7 @@ func (s *Service) take(ctx context.Context, m jetstream.Msg) {
 	p.msgs = append(p.msgs, m)
 	// Redelivered events may come in any order: the record is whole when
 	// it has both ends.
-	if p.rec.Request != nil && p.rec.Response != nil {
+	if !p.late && p.rec.Request != nil && p.rec.Response != nil {
 		p.rec.Complete = true
 		s.write(ctx, p)
 	}
@@ -177,10 +194,17 @@ func (s *Service) take(ctx context.Context, m jetstream.Msg) {
 // soon.
 func (s *Service) flushStale(ctx context.Context) {
 	s.mu.Lock()
-	var stale []*pendingRecord
+	var stale, late []*pendingRecord
 	now := s.now()
+	for id, w := range s.written {
+		if now.Sub(w.at) > WrittenFor {
+			delete(s.written, id)
+		}
+	}
 	for _, p := range s.pending {
 		switch {
+		case p.late:
+			late = append(late, p)
 		case now.Sub(p.first) >= s.completeAfter:
 			stale = append(stale, p)
 		case now.Sub(p.progressed) >= ProgressEvery:
@@ -191,6 +215,9 @@ func (s *Service) flushStale(ctx context.Context) {
 		}
 	}
 	s.mu.Unlock()
+	for _, p := range late {
+		s.merge(ctx, p)
+	}
 	for _, p := range stale {
 		if p.rec.Request == nil {
 			for _, m := range p.msgs {
@@ -225,6 +252,9 @@ func (s *Service) write(ctx context.Context, p *pendingRecord) {
 		return
 	}
 	s.m.recorded("written", time.Since(start))
+	s.mu.Lock()
+	s.written[p.rec.ID] = writtenRecord{key: p.rec.Key(), at: s.now()}
+	s.mu.Unlock()
 	// A lost ack means a redelivery, which rewrites the same object: no
 	// need to wait for the server to confirm each one.
 	for _, m := range p.msgs {
@@ -243,6 +273,34 @@ func (s *Service) measureLag(ctx context.Context, cons jetstream.Consumer) {
 	if info, err := cons.Info(ctx); err == nil {
 		s.m.lagging(info.NumPending + uint64(info.NumAckPending))
 	}
+}
+
+// merge adds late events to the record already in the store, and writes
+// it again. When the store cannot be read, the events are delivered again
+// a little later, as for any write.
+func (s *Service) merge(ctx context.Context, p *pendingRecord) {
+	s.mu.Lock()
+	w := s.written[p.rec.ID]
+	s.mu.Unlock()
+	rec, err := readRecord(ctx, s.store, w.key)
+	if err != nil {
+		defer s.forget(p)
+		s.log.Warn("late events not merged: they wait in JetStream", "request_id", p.rec.ID, "err", err)
+		for _, m := range p.msgs {
+			_ = m.NakWithDelay(RetryAfter)
+		}
+		return
+	}
+	for _, m := range p.msgs {
+		kind, _, _ := kindOf(m.Subject())
+		if err := rec.add(kind, m.Data()); err != nil {
+			s.log.Error("discarding a malformed event", "subject", m.Subject(), "err", err)
+		}
+	}
+	rec.Complete = rec.Request != nil && rec.Response != nil
+	s.log.Info("late events merged into their record", "request_id", p.rec.ID, "events", len(p.msgs))
+	p.rec = *rec
+	s.write(ctx, p)
 }
 
 // fetchBodies puts the bodies the events keep in the object store into the

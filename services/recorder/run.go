@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,12 +27,12 @@ func OpenStore(ctx context.Context, cfg *config.Config, js jetstream.JetStream) 
 		SecretKey: s3.SecretKey, Region: s3.Region, Secure: !s3.Insecure, CAFile: cfg.Path(s3.CA)})
 }
 
-// Running is a recorder at work: the exchanges and the audit chain.
+// Running is a recorder replica: recording while it holds the lease,
+// standing by otherwise.
 type Running struct {
-	Service *Service
-	Store   store.Store
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	Store  store.Store
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // Start starts recording on js to the configured store, counting in m
@@ -45,41 +46,71 @@ func Start(ctx context.Context, cfg *config.Config, js jetstream.JetStream, log 
 }
 
 // StartOn is Start on a store already open: the benchmarks give it one
-// that is slow on purpose.
+// that is slow on purpose. The replica records only while it holds the
+// recorder's lease (lease.go); until then it stands by.
 func StartOn(ctx context.Context, cfg *config.Config, st store.Store, js jetstream.JetStream, log *slog.Logger, m *Metrics) (*Running, error) {
-	lifecycle, err := setRetention(ctx, cfg, st)
+	l, err := newLease(ctx, js, holderName())
 	if err != nil {
 		return nil, err
+	}
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &Running{Store: st, cancel: cancel}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		lead(rctx, l, log, m, func(ctx context.Context) error { return record(ctx, cfg, st, js, log, m) })
+	}()
+	return r, nil
+}
+
+// record is the active replica's work until ctx ends: the exchanges, the
+// audit chain from its last link in the store, and the retention.
+func record(ctx context.Context, cfg *config.Config, st store.Store, js jetstream.JetStream, log *slog.Logger, m *Metrics) error {
+	lifecycle, err := setRetention(ctx, cfg, st)
+	if err != nil {
+		return err
 	}
 	chain, err := NewChain(ctx, js, st, log)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	chain.m = m
 	svc := New(js, st, log, m)
-	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r := &Running{Service: svc, Store: st, cancel: cancel}
-	r.wg.Add(2)
+	var wg sync.WaitGroup
+	errc := make(chan error, 1)
+	wg.Add(2)
 	go func() {
-		defer r.wg.Done()
-		if err := svc.Run(rctx); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("recorder stopped", "err", err)
+		defer wg.Done()
+		if err := svc.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errc <- err
 		}
 	}()
 	go func() {
-		defer r.wg.Done()
-		if err := chain.Run(rctx); err != nil && !errors.Is(err, context.Canceled) {
+		defer wg.Done()
+		if err := chain.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("audit chain stopped", "err", err)
 		}
 	}()
 	if !lifecycle {
-		r.wg.Add(1)
+		wg.Add(1)
 		go func() {
-			defer r.wg.Done()
-			sweep(rctx, st, retentions(cfg), log)
+			defer wg.Done()
+			sweep(ctx, st, retentions(cfg), log)
 		}()
 	}
-	return r, nil
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return err
+	default:
+		return ctx.Err()
+	}
+}
+
+// holderName names this replica in the lease: host and process.
+func holderName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
 }
 
 // Stop stops recording; what was not written waits in JetStream.

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/services/recorder"
 	"github.com/airlockhq/airlock/services/recorder/store"
 	"github.com/airlockhq/airlock/services/recorder/store/storetest"
@@ -316,4 +318,86 @@ func metricValue(t *testing.T, reg prometheus.Gatherer, name string, values ...s
 		}
 	}
 	return sum
+}
+
+// TestRecorderReplicasOneActive runs a second recorder replica beside the
+// stack's: one records, the other stands by. The active one then dies (its
+// bus connection cut, so it cannot give the lease up); the standby takes
+// over once the lease expires. Every request, before and after, is
+// recorded once and whole, and the audit chain holds: no split records,
+// no fork.
+func TestRecorderReplicasOneActive(t *testing.T) {
+	ts := startStackWith(t, stackOptions{decisionTimeout: 5 * time.Second})
+	tok := ts.token(t, "agents")
+	_, js := connect(t, ts.NATSURL)
+	reg := prometheus.NewRegistry()
+	m, err := recorder.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	standby, err := recorder.Start(context.Background(), ts.cfg, js, slog.New(slog.DiscardHandler), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(standby.Stop)
+	time.Sleep(2 * recorder.LeaseRenew)
+	if a, b := metricValue(t, ts.Registry, "airlock_recorder_active"), metricValue(t, reg, "airlock_recorder_active"); a != 1 || b != 0 {
+		t.Fatalf("airlock_recorder_active: first %v, second %v; want 1 and 0", a, b)
+	}
+	const n = 100
+	send := func(from, to int) {
+		for i := from; i < to; i++ {
+			if resp, _ := ts.do(t, "GET", fmt.Sprintf("/gh/repos/acme/api/pulls/%d", i), tok, nil); resp.StatusCode != http.StatusOK {
+				t.Fatalf("request %d: %d", i, resp.StatusCode)
+			}
+		}
+	}
+	send(0, n/2)
+	// A crash: the connection goes first, so the lease is not released.
+	ts.recorderNC.Close()
+	ts.StopRecorder()
+	died := time.Now()
+	send(n/2, n)
+	for metricValue(t, reg, "airlock_recorder_active") != 1 {
+		if time.Since(died) > bus.LeaseTTL+3*recorder.LeaseRenew {
+			t.Fatalf("the standby did not take over within %s", bus.LeaseTTL+3*recorder.LeaseRenew)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("the standby took over %s after the active replica died", time.Since(died).Round(100*time.Millisecond))
+	// Events the dead replica held come back after the ack wait; a record
+	// written without them then has them merged in.
+	st := standby.Store
+	awaitRecords(t, st, n, 60*time.Second)
+	deadline := time.Now().Add(bus.RecorderAckWait + 30*time.Second)
+	for {
+		recs, _ := recordings(t, st)
+		var partial []string
+		for id, r := range recs {
+			if !r.Complete || r.Request == nil || r.Verdict == nil || r.Response == nil {
+				partial = append(partial, fmt.Sprintf("%s (request %v verdict %v response %v)", id, r.Request != nil, r.Verdict != nil, r.Response != nil))
+			}
+		}
+		if len(recs) == n && len(partial) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d records, want %d; split or incomplete: %v", len(recs), n, partial)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		chained, err := recorder.Verify(context.Background(), st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if chained == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d audit events chained, want %d", chained, n)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

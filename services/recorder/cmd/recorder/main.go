@@ -20,7 +20,7 @@ func main() {
 	daemon.Main(daemon.Service{
 		Name: "recorder",
 		Streams: func(c *config.Config) []string {
-			streams := []string{subject.Stream, subject.AuditStream, bus.BodiesStream}
+			streams := []string{subject.Stream, subject.AuditStream, bus.BodiesStream, bus.LeasesStream}
 			if !c.Recorder.S3.Enabled() {
 				streams = append(streams, bus.RecordingsStream)
 			}
