@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,8 +22,19 @@ import (
 // Handler serves /metrics (g, in the Prometheus exposition format),
 // /healthz (200 while the process serves) and /readyz (200 when ready
 // returns nil, else 503 with the reason).
-func Handler(g prometheus.Gatherer, ready func() error) http.Handler {
+func Handler(g prometheus.Gatherer, ready func() error, opts ...Option) http.Handler {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	mux := http.NewServeMux()
+	if o.profiling {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		WriteStatus(w, http.StatusOK, "ok")
@@ -36,6 +48,16 @@ func Handler(g prometheus.Gatherer, ready func() error) http.Handler {
 	})
 	return mux
 }
+
+// Option changes what Handler serves.
+type Option func(*options)
+
+type options struct{ profiling bool }
+
+// Profiling serves Go's profiles under /debug/pprof/ when on (admin.pprof
+// in the configuration). Off by default: a goroutine dump names every
+// request in flight.
+func Profiling(on bool) Option { return func(o *options) { o.profiling = on } }
 
 // NewServer returns the admin listener's server. Its answers are small, so
 // it has overall timeouts, unlike the agents' server.
@@ -68,11 +90,11 @@ func NewRegistry() *prometheus.Registry {
 // Start serves g's metrics and ready's health on addr, in the background,
 // and returns the server to close. An addr of "none" serves nothing and
 // returns nil.
-func Start(addr string, g prometheus.Gatherer, ready func() error, log *slog.Logger) (*http.Server, error) {
+func Start(addr string, g prometheus.Gatherer, ready func() error, log *slog.Logger, opts ...Option) (*http.Server, error) {
 	if addr == "none" {
 		return nil, nil
 	}
-	srv := NewServer(addr, Handler(g, ready))
+	srv := NewServer(addr, Handler(g, ready, opts...))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("starting admin listener: %w", err)

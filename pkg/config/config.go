@@ -31,6 +31,14 @@ const (
 	BuiltinEcho = "builtin:echo"
 )
 
+// DefaultReadHeaderTimeout and DefaultBodyTimeout bound how slowly an agent
+// may send a request (slowloris): its headers, and the part of its body that
+// is inspected.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultBodyTimeout       = 60 * time.Second
+)
+
 // Defaults of the admin listeners.
 const (
 	// DefaultAdminListen is where `airlock up` serves /metrics, /healthz
@@ -160,6 +168,9 @@ type Admin struct {
 	Approver string `yaml:"approver"`
 	// Recorder is where the recorder serves them. Default 127.0.0.1:9095.
 	Recorder string `yaml:"recorder"`
+	// Pprof serves Go's profiles under /debug/pprof/ on every admin
+	// listener. Off by default.
+	Pprof bool `yaml:"pprof"`
 }
 
 // EmbeddedNATS configures the in-process nats-server.
@@ -219,6 +230,15 @@ type Ingress struct {
 	// DecisionTimeout is how long a request waits for its verdict before it
 	// is refused with 503.
 	DecisionTimeout time.Duration `yaml:"decision_timeout"`
+	// ReadHeaderTimeout is how long an agent may take to send a request's
+	// headers; a slower one (slowloris) has its connection closed.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	// BodyTimeout is how long an agent may take to send the part of a
+	// request body that is inspected (up to InspectLimit), counted from
+	// when the ingress starts reading it; a slower one gets 408 and its
+	// connection is closed. The rest of a larger body streams to the
+	// upstream without a deadline.
+	BodyTimeout time.Duration `yaml:"body_timeout"`
 }
 
 // Connection is one upstream service.
@@ -496,6 +516,12 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Ingress.DecisionTimeout == 0 {
 		c.Ingress.DecisionTimeout = DefaultDecisionTimeout
+	}
+	if c.Ingress.ReadHeaderTimeout == 0 {
+		c.Ingress.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if c.Ingress.BodyTimeout == 0 {
+		c.Ingress.BodyTimeout = DefaultBodyTimeout
 	}
 	for i := range c.Connections {
 		cn := &c.Connections[i]

@@ -21,7 +21,8 @@ func TestLoadAppliesDefaultsAndExpandsEnv(t *testing.T) {
 	if cfg.Ingress.InspectLimit != 2<<20 {
 		t.Errorf("inspect_limit = %d, want 2MiB", cfg.Ingress.InspectLimit)
 	}
-	if cfg.Ingress.DecisionTimeout != 2*time.Second || cfg.Ingress.InlineLimit != DefaultInlineLimit {
+	if cfg.Ingress.DecisionTimeout != 2*time.Second || cfg.Ingress.InlineLimit != DefaultInlineLimit ||
+		cfg.Ingress.ReadHeaderTimeout != DefaultReadHeaderTimeout || cfg.Ingress.BodyTimeout != DefaultBodyTimeout {
 		t.Errorf("defaults not applied: %+v", cfg.Ingress)
 	}
 	if cfg.Connections[0].Credential.Scheme != "Bearer" {

@@ -91,6 +91,12 @@ func (c *Config) Validate() []Problem {
 	if c.Ingress.DecisionTimeout <= 0 {
 		add("$.ingress.decision_timeout", "must be positive")
 	}
+	if c.Ingress.ReadHeaderTimeout < 0 {
+		add("$.ingress.read_header_timeout", "must be positive")
+	}
+	if c.Ingress.BodyTimeout < 0 {
+		add("$.ingress.body_timeout", "must be positive")
+	}
 
 	if len(c.Connections) == 0 {
 		add("$.connections", "no connection: nothing could be reached")

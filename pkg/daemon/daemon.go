@@ -149,7 +149,7 @@ func run(s Service, path string, log *slog.Logger) error {
 		return extra()
 	}
 	reg := admin.NewRegistry()
-	adm, err := admin.Start(s.Admin(cfg), reg, ready, log)
+	adm, err := admin.Start(s.Admin(cfg), reg, ready, log, admin.Profiling(cfg.Admin.Pprof))
 	if err != nil {
 		return err
 	}

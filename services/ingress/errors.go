@@ -25,6 +25,7 @@ const (
 	errBusUnavailable    = "bus_unavailable"
 	errNoCredential      = "connection_not_configured"
 	errBadRequest        = "bad_request"
+	errRequestTimeout    = "request_timeout"
 	errUpstream          = "upstream_error"
 	errUpstreamTimeout   = "upstream_timeout"
 	errMaskerUnavailable = "masker_unavailable"

@@ -1,19 +1,19 @@
 package ingress
 
 import (
+	"cmp"
 	"net/http"
 	"time"
 
 	"github.com/airlockhq/airlock/pkg/admin"
+	"github.com/airlockhq/airlock/pkg/config"
 )
 
-// Limits of the agent-facing HTTP server.
+// Limits of the agent-facing HTTP server. How long a client may take to
+// send its headers (slowloris) is ingress.read_header_timeout.
 const (
 	// MaxHeaderBytes bounds request headers; larger get 431.
 	MaxHeaderBytes = 64 << 10
-	// ReadHeaderTimeout bounds how long a client may take to send its
-	// headers (slowloris).
-	ReadHeaderTimeout = 10 * time.Second
 	// IdleTimeout closes idle keep-alive connections.
 	IdleTimeout = 120 * time.Second
 )
@@ -41,13 +41,14 @@ func (s *Server) Handler() http.Handler {
 	})
 }
 
-// NewHTTPServer returns the agent-facing server with Airlock's limits. No
-// overall read or write timeout: bodies of any size stream through.
-func NewHTTPServer(addr string, h http.Handler) *http.Server {
+// NewHTTPServer returns the agent-facing server on cfg.Listen with Airlock's
+// limits. No overall read or write timeout: bodies of any size stream
+// through (the inspected part of a body has cfg.BodyTimeout: ServeHTTP).
+func NewHTTPServer(cfg config.Ingress, h http.Handler) *http.Server {
 	return &http.Server{
-		Addr:              addr,
+		Addr:              cfg.Listen,
 		Handler:           h,
-		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadHeaderTimeout: cmp.Or(cfg.ReadHeaderTimeout, config.DefaultReadHeaderTimeout),
 		IdleTimeout:       IdleTimeout,
 		MaxHeaderBytes:    MaxHeaderBytes,
 	}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -126,10 +127,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	audit.Identity, audit.Groups = who.Subject, who.Groups
 
 	// Buffer the body up to the inspect limit; the rest streams on.
-	body, inspected, err := s.inspectBody(r)
+	body, inspected, err := s.inspectBody(w, r)
 	if err != nil {
-		writeRefusal(w, http.StatusBadRequest, refusal{Error: errBadRequest, Reason: "reading request body: " + errSummary(err), RequestID: st.reqID})
-		finish(http.StatusBadRequest, event.DecisionError, "", "reading request body")
+		status, code, reason := http.StatusBadRequest, errBadRequest, "reading request body: "+errSummary(err)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// The body timeout (inspectBody): the connection cannot be
+			// read further, so it is closed after the answer.
+			status, code = http.StatusRequestTimeout, errRequestTimeout
+			reason = fmt.Sprintf("the request body was not sent within %s", s.cfg.BodyTimeout)
+			w.Header().Set("Connection", "close")
+		}
+		writeRefusal(w, status, refusal{Error: code, Reason: reason, RequestID: st.reqID})
+		finish(status, event.DecisionError, "", reason)
 		return
 	}
 
@@ -202,7 +211,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if verdict.MaskSecrets && len(st.reqFindings) > 0 {
+	// A truncated body is refused even when no secret was found in the
+	// part inspected: the rest, which nobody saw, may hold one, and the
+	// rule promised the upstream a body with its secrets masked.
+	if verdict.MaskSecrets && (len(st.reqFindings) > 0 || st.truncated) {
 		// The rule allows the request with its secrets masked: what is
 		// forwarded is the masked copy, which must be the whole body.
 		if st.truncated {
@@ -309,9 +321,29 @@ func (s *Server) route(r *http.Request) (*connection, string, bool) {
 
 // inspectBody reads up to the inspect limit and returns a reader that
 // yields the whole body (the inspected bytes, then the rest, unread).
-func (s *Server) inspectBody(r *http.Request) (io.Reader, []byte, error) {
+func (s *Server) inspectBody(w http.ResponseWriter, r *http.Request) (_ io.Reader, _ []byte, err error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return http.NoBody, nil, nil
+	}
+	if d := s.cfg.BodyTimeout; d > 0 {
+		// The server has no overall read timeout, so that bodies of any
+		// size stream through; without this, an agent sending its body a
+		// byte at a time (slowloris) would hold a handler and up to the
+		// inspect limit of memory for as long as it liked. Only the
+		// inspected part has the deadline: the rest streams on after the
+		// verdict. Where the deadline cannot be set (a server that does
+		// not support it), the body is read as before.
+		rc := http.NewResponseController(w)
+		if rc.SetReadDeadline(time.Now().Add(d)) == nil {
+			defer func() {
+				// After a failed read the deadline stays: Go's server
+				// would otherwise drain the rest of the body, as slowly
+				// as the agent sends it, before closing the connection.
+				if err == nil {
+					_ = rc.SetReadDeadline(time.Time{})
+				}
+			}()
+		}
 	}
 	limit := int64(s.cfg.InspectLimit)
 	var buf bytes.Buffer

@@ -202,7 +202,7 @@ func Start(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Lo
 		return nil, fmt.Errorf("starting ingress: %w", err)
 	}
 	st.IngressURL = "http://" + ln.Addr().String()
-	st.serveHTTP(ingress.NewHTTPServer("", st.ingress.Handler()), ln)
+	st.serveHTTP(ingress.NewHTTPServer(cfg.Ingress, st.ingress.Handler()), ln)
 
 	if cfg.Admin.Listen != config.ListenNone {
 		ln, err := net.Listen("tcp", cfg.Admin.Listen)
@@ -210,7 +210,7 @@ func Start(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Lo
 			return nil, fmt.Errorf("starting admin listener: %w", err)
 		}
 		st.AdminURL = "http://" + ln.Addr().String()
-		st.serveHTTP(admin.NewServer("", admin.Handler(st.Registry, st.Ready)), ln)
+		st.serveHTTP(admin.NewServer("", admin.Handler(st.Registry, st.Ready, admin.Profiling(cfg.Admin.Pprof))), ln)
 	}
 	return st, nil
 }

@@ -146,6 +146,9 @@ type stackOptions struct {
 	// maskTimeout is masking.timeout; zero means 30s (the race detector
 	// slows the masker tenfold on bodies dense with secrets).
 	maskTimeout time.Duration
+	// ingress are YAML lines added to the ingress section, each indented
+	// two spaces (read_header_timeout, body_timeout, inspect_limit).
+	ingress string
 }
 
 // startStackWith starts the stack that opts describes, with the test's
@@ -186,6 +189,7 @@ identity:
 ingress:
   listen: "127.0.0.1:0"
   decision_timeout: %s
+%s
 admin:
   listen: "127.0.0.1:0"
 connections:
@@ -202,7 +206,7 @@ approvals:
 %s
 recorder:
 %s
-`, natsSection, opts.decisionTimeout, opts.connections, cmp.Or(opts.maskTimeout, 30*time.Second), opts.approvals, opts.recorder)
+`, natsSection, opts.decisionTimeout, opts.ingress, opts.connections, cmp.Or(opts.maskTimeout, 30*time.Second), opts.approvals, opts.recorder)
 	cfgPath := filepath.Join(dir, "airlock.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

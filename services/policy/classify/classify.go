@@ -7,6 +7,7 @@
 package classify
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,7 +94,10 @@ func Request(req *event.Request, body []byte) (*Result, error) {
 		if op.Write && op.Branch == "" {
 			// The contents API names its branch in the body, and POST
 			// /git/refs its ref: a rule about main must see them.
-			branch, ref := bodyTarget(body)
+			branch, ref, err := bodyTarget(body)
+			if err != nil {
+				return nil, malformed("%v", err)
+			}
 			switch {
 			case branch != "":
 				in.GitHub.Branch, in.GitHub.Ref = branch, "refs/heads/"+branch
@@ -190,19 +194,80 @@ func gitAction(g gitsmart.Request) string {
 	return "unknown.read"
 }
 
-// bodyTarget reads the top-level "branch" and "ref" of a JSON body.
-func bodyTarget(body []byte) (branch, ref string) {
+// bodyTarget reads the top-level "branch" and "ref" of a JSON body. Keys
+// match exactly, as GitHub matches them: encoding/json's case-insensitive
+// struct matching read {"branch": "main", "BRANCH": "x"} as a write to x
+// while GitHub writes to main. Either key given twice is an error, since
+// servers disagree on which of the two wins. The object is read token by
+// token, so a value nested past encoding/json's depth limit does not hide
+// the keys beside it, and whitespace before it does not hide the object. A
+// body that is not a whole JSON object (broken, or cut at the inspect
+// limit) names neither, as before.
+func bodyTarget(body []byte) (branch, ref string, err error) {
+	body = bytes.TrimLeft(body, " \t\r\n")
 	if len(body) == 0 || body[0] != '{' {
-		return "", ""
+		return "", "", nil
 	}
-	var b struct {
-		Branch string `json:"branch"`
-		Ref    string `json:"ref"`
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // the '{'
+		return "", "", nil
 	}
-	if json.Unmarshal(body, &b) != nil {
-		return "", ""
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", "", nil
+		}
+		key, _ := tok.(string)
+		if key == "branch" || key == "ref" {
+			if seen[key] {
+				return "", "", fmt.Errorf("the body names its %s twice", key)
+			}
+			seen[key] = true
+		}
+		val, err := dec.Token()
+		if err != nil {
+			return "", "", nil
+		}
+		if _, ok := val.(json.Delim); ok {
+			if !skipValue(dec) {
+				return "", "", nil
+			}
+			continue
+		}
+		if s, ok := val.(string); ok {
+			switch key {
+			case "branch":
+				branch = s
+			case "ref":
+				ref = s
+			}
+		}
 	}
-	return b.Branch, b.Ref
+	if _, err := dec.Token(); err != nil { // the '}'
+		return "", "", nil
+	}
+	return branch, ref, nil
+}
+
+// skipValue reads the rest of the array or object whose opening token was
+// just read, token by token (no depth limit); false if the JSON breaks
+// first.
+func skipValue(dec *json.Decoder) bool {
+	depth := 1
+	for depth > 0 {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+	return true
 }
 
 // flatten turns MCP arguments into strings: strings as they are, anything

@@ -83,6 +83,8 @@ func TestRequestRefusals(t *testing.T) {
 		{"graphql beyond the inspect limit", truncated, RuleMalformed},
 		{"broken mcp", req("mcp", "POST", "/mcp", "", `{"jsonrpc":"2.0","method":`, nil), RuleMalformed},
 		{"broken git push", req("git", "POST", "/a/b.git/git-receive-pack", "", "zzzz", nil), RuleMalformed},
+		{"contents branch twice", req("github", "PUT", "/repos/a/b/contents/f", "", `{"branch":"main","branch":"x"}`, nil), RuleMalformed},
+		{"ref twice", req("github", "POST", "/repos/a/b/git/refs", "", `{"ref":"refs/heads/main","sha":"1","ref":"refs/heads/x"}`, nil), RuleMalformed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,6 +95,36 @@ func TestRequestRefusals(t *testing.T) {
 			}
 			if tt.rule == RuleCanonical && !errors.Is(err, canonical.ErrAmbiguous) {
 				t.Fatalf("canonical refusal does not wrap ErrAmbiguous: %v", err)
+			}
+		})
+	}
+}
+
+// TestBodyTarget: the branch a REST write names in its body is read as
+// GitHub reads it — keys exactly, escapes decoded, beside values nested
+// past encoding/json's limit — and a body that is not one whole JSON
+// object names none.
+func TestBodyTarget(t *testing.T) {
+	deep := strings.Repeat("[", 20000) + strings.Repeat("]", 20000)
+	tests := []struct{ name, body, branch, ref string }{
+		{"plain", `{"message":"m","branch":"fix"}`, "fix", ""},
+		{"ref", `{"ref":"refs/heads/x","sha":"1"}`, "", "refs/heads/x"},
+		{"capitals are another key", `{"branch":"main","BRANCH":"x","Ref":"refs/heads/y"}`, "main", ""},
+		{"only capitals", `{"Branch":"x"}`, "", ""},
+		{"escaped key", `{"br\u0061nch":"main"}`, "main", ""},
+		{"whitespace first", " \r\n\t{\"branch\":\"main\"}", "main", ""},
+		{"nested branch is not the target", `{"commit":{"branch":"x"},"branch":"main"}`, "main", ""},
+		{"beside a deep value", `{"x":` + deep + `,"branch":"main"}`, "main", ""},
+		{"broken", `{"branch":"main"`, "", ""},
+		{"cut inside a value", `{"branch":"main","content":"eA`, "", ""},
+		{"not an object", `["branch","main"]`, "", ""},
+		{"not a string", `{"branch":["main"]}`, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			branch, ref, err := bodyTarget([]byte(tt.body))
+			if err != nil || branch != tt.branch || ref != tt.ref {
+				t.Fatalf("got %q %q %v, want %q %q", branch, ref, err, tt.branch, tt.ref)
 			}
 		})
 	}

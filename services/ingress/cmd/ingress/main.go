@@ -66,9 +66,9 @@ func run(cfgPath string, log *slog.Logger) error {
 		return err
 	}
 	defer srv.Close()
-	servers := []*http.Server{ingress.NewHTTPServer(cfg.Ingress.Listen, srv.Handler())}
+	servers := []*http.Server{ingress.NewHTTPServer(cfg.Ingress, srv.Handler())}
 	if cfg.Admin.Ingress != config.ListenNone {
-		servers = append(servers, admin.NewServer(cfg.Admin.Ingress, admin.Handler(reg, srv.Ready)))
+		servers = append(servers, admin.NewServer(cfg.Admin.Ingress, admin.Handler(reg, srv.Ready, admin.Profiling(cfg.Admin.Pprof))))
 	}
 	errc := make(chan error, len(servers))
 	for _, hs := range servers {
