@@ -11,7 +11,7 @@ DATA_DIR ?= .airlock
 STATICCHECK ?= $(shell $(GO) env GOPATH)/bin/staticcheck
 BENCHTIME ?= 3s
 
-.PHONY: build run test deps lint bench fuzz stack clean
+.PHONY: build run test deps lint bench soak fuzz stack clean
 
 build: ## bin/airlock and one binary per service
 	$(GO) build -o $(BIN)/airlock ./services/airlock
@@ -33,6 +33,10 @@ lint: deps ## gofmt, go vet, staticcheck
 	$(STATICCHECK) work
 	$(STATICCHECK) -tags stack ./services/airlock/stack
 
+SOAK ?= 10m
+soak: build ## Airlock at 70 % of saturation for SOAK (10m): flat memory, no errors (not in CI)
+	PATH="$$PATH:/usr/sbin" AIRLOCK_BENCH_BIN=$(CURDIR)/$(BIN) AIRLOCK_SOAK_DURATION=$(SOAK) AIRLOCK_BENCH_RESULTS=$(CURDIR)/results/latest $(GO) test -run '^$$' -bench '^BenchmarkSoak$$' -benchtime 1x -timeout 60m ./services/airlock/stack
+
 stack: ## the stack as separate processes: nats-server, MinIO, each service; curl and git drive it
 	bash scripts/stack-test.sh
 
@@ -40,9 +44,9 @@ FUZZTIME ?= 10s
 fuzz: ## every fuzz target for FUZZTIME each
 	FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
-bench: ## benchmarks: the gateway against the upstream called directly and nginx, same run
+bench: build ## benchmarks: the gateway against the upstream called directly and nginx, same run
 	bash scripts/bench-deps.sh
-	PATH="$$PATH:/usr/sbin" AIRLOCK_BENCH_RESULTS=$(CURDIR)/results/latest $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./services/airlock/stack ./services/policy/rules ./services/policy/github ./services/masker/detect ./services/masker
+	PATH="$$PATH:/usr/sbin" AIRLOCK_BENCH_BIN=$(CURDIR)/$(BIN) AIRLOCK_BENCH_RESULTS=$(CURDIR)/results/latest $(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./services/airlock/stack ./services/policy/rules ./services/policy/github ./services/masker/detect ./services/masker
 
 clean:
 	rm -rf $(BIN) $(DATA_DIR)

@@ -18,6 +18,14 @@ import (
 // nginx is not installed (scripts/bench-deps.sh installs it).
 func startNginx(b *testing.B, upstream string) string {
 	b.Helper()
+	url, _ := startNginxProcess(b, upstream)
+	return url
+}
+
+// startNginxProcess is startNginx, with the master process's pid (nginx
+// runs in the foreground: the process started is the master).
+func startNginxProcess(b *testing.B, upstream string) (string, int) {
+	b.Helper()
 	bin, err := exec.LookPath("nginx")
 	if err != nil {
 		b.Skip("nginx not installed: run scripts/bench-deps.sh")
@@ -40,6 +48,11 @@ http {
   fastcgi_temp_path %[1]s/fastcgi;
   uwsgi_temp_path %[1]s/uwsgi;
   scgi_temp_path %[1]s/scgi;
+  # In memory, never in temp files (its workers may not write to the
+  # test's directory): request bodies up to 128 KiB, responses streamed
+  # past the buffers.
+  client_body_buffer_size 128k;
+  proxy_max_temp_file_size 0;
   upstream backend { server %[2]s; keepalive 256; }
   server {
     listen %[3]s;
@@ -68,7 +81,7 @@ http {
 		req.Header.Set("Authorization", "Bearer "+serviceCredential) // the test upstream insists
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
-			return url
+			return url, cmd.Process.Pid
 		}
 		if time.Now().After(deadline) {
 			b.Fatal("nginx did not start")
