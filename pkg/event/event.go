@@ -54,6 +54,10 @@ type Body struct {
 	// Masked is true when the masker replaced secrets in what Inline or
 	// Object hold: the bus never carries them.
 	Masked bool `json:"masked,omitempty"`
+	// Omitted is how many of the Size bytes inspected the event does not
+	// carry: a binary body (never scanned, so never journaled), a git
+	// push's pack objects (scanned blob by blob, carried as findings).
+	Omitted int64 `json:"omitted,omitempty"`
 }
 
 // Finding is a secret the masker found: the rule, where, and a salted

@@ -134,34 +134,44 @@ func (s *Server) maskResponse(resp *http.Response, cn *connection, st *requestSt
 
 // scanRequest sends the inspected request body through the masker: the
 // bus gets the masked copy, policy the findings. The agent's own bytes are
-// what is forwarded, if policy allows.
-func (s *Server) scanRequest(ctx context.Context, r *http.Request, cn *connection, id string, inspected []byte, truncated bool) ([]byte, []event.Finding, error) {
+// what is forwarded, if policy allows. The copy is shorter than inspected
+// where bytes are not journaled (a binary body, a push's pack objects).
+func (s *Server) scanRequest(ctx context.Context, r *http.Request, cn *connection, id string, inspected []byte, truncated bool) (carried []byte, findings []event.Finding, omitted int64, err error) {
 	if !cn.masking || len(inspected) == 0 {
-		return inspected, nil, nil
+		return inspected, nil, 0, nil
 	}
 	ct := r.Header.Get("Content-Type")
-	if !maskstream.Scannable(ct, s.cfgMasking.ScanBinary) && !isGitPush(ct) {
-		return inspected, nil, nil
+	push := isGitPush(ct)
+	if !maskstream.Scannable(ct, s.cfgMasking.ScanBinary) && !push {
+		// Binary, so not scanned: not journaled either, or a secret in it
+		// would reach the bus and the recording unmasked.
+		return nil, nil, int64(len(inspected)), nil
 	}
 	if enc := strings.TrimSpace(r.Header.Get("Content-Encoding")); enc != "" && !strings.EqualFold(enc, "identity") {
 		// Policy and the masker would see compressed bytes: refuse what
 		// cannot be inspected.
-		return nil, nil, errUninspectable{encoding: enc, request: true}
+		return nil, nil, 0, errUninspectable{encoding: enc, request: true}
 	}
 	if len(inspected) <= s.masker.WholeLimit {
 		ans, err := s.masker.Whole(ctx, cn.name, maskstream.Piece{RequestID: id, Direction: maskstream.Request,
 			ContentType: ct, Truncated: truncated, Data: inspected})
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
-		return ans.Data, ans.Findings, nil
+		carried, findings = ans.Data, ans.Findings
+	} else {
+		mr := s.masker.NewRequestReader(ctx, cn.name, id, ct, truncated, io.NopCloser(bytes.NewReader(inspected)))
+		if carried, err = io.ReadAll(mr); err != nil {
+			return nil, nil, 0, err
+		}
+		findings = mr.Findings()
 	}
-	mr := s.masker.NewRequestReader(ctx, cn.name, id, ct, truncated, io.NopCloser(bytes.NewReader(inspected)))
-	masked, err := io.ReadAll(mr)
-	if err != nil {
-		return nil, nil, err
+	if push {
+		// The masker answers a push with its commands and pack header
+		// only: the pack's objects are not journaled.
+		omitted = int64(len(inspected) - len(carried))
 	}
-	return masked, mr.Findings(), nil
+	return carried, findings, omitted, nil
 }
 
 func isGitPush(contentType string) bool {

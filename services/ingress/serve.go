@@ -384,7 +384,7 @@ func (s *Server) decide(r *http.Request, st *requestState, cn *connection, rest 
 			inspected, b.Truncated = inspected[:limit], true
 		}
 		b.Size = int64(len(inspected))
-		masked, findings, err := s.scanRequest(ctx, r, cn, st.reqID, inspected, b.Truncated)
+		masked, findings, omitted, err := s.scanRequest(ctx, r, cn, st.reqID, inspected, b.Truncated)
 		if err != nil {
 			status, ref := maskingRefusal(err, st.reqID)
 			return nil, status, &ref
@@ -395,7 +395,7 @@ func (s *Server) decide(r *http.Request, st *requestState, cn *connection, rest 
 		// secrets were found: policy checks it against the object store.
 		sum := sha256.Sum256(masked)
 		b.SHA256 = hex.EncodeToString(sum[:])
-		b.Masked = len(findings) > 0
+		b.Masked, b.Omitted = len(findings) > 0 && omitted == 0, omitted
 		if b.Size <= int64(s.cfg.InlineLimit) {
 			b.Inline = masked
 		} else {

@@ -15,8 +15,10 @@ import (
 const RuleUnscanned = "airlock-push-unscanned"
 
 // scanPush reads the packfile of a git push and scans every file it adds.
-// The body itself is not changed: the bus carries it as the agent sent it,
-// compressed objects and all, and policy reads only its ref updates.
+// What it answers for the bus is the commands and the pack's 12-byte
+// header, not the pack's objects: they are compressed, so a secret in one
+// could not be masked in place, and policy reads only the ref updates (and
+// that a pack follows). The ingress forwards the agent's own bytes.
 func (m *Masker) scanPush(p maskstream.Piece) (maskstream.Masked, error) {
 	var found []event.Finding
 	err := pack.Scan(p.Data, pack.Limits{}, func(b pack.Blob) error {
@@ -45,5 +47,27 @@ func (m *Masker) scanPush(p maskstream.Piece) (maskstream.Masked, error) {
 	case err != nil:
 		found = append(found, event.Finding{Rule: RuleUnscanned, Location: "push: " + err.Error()})
 	}
-	return maskstream.Masked{Data: p.Data[p.Keep:], UpTo: len(p.Data), Next: len(p.Data), Findings: found}, nil
+	return maskstream.Masked{Data: journaled(p), UpTo: len(p.Data), Next: len(p.Data), Findings: found}, nil
+}
+
+// packHeader is "PACK", the version and the object count.
+const packHeader = 12
+
+// journaled is what the bus carries of a push piece: the commands and the
+// pack header from the first piece, nothing of the later ones (the pack's
+// objects). A body whose commands cannot be read is carried as it is: the
+// finding airlock-push-unscanned has it refused, and policy's own strict
+// parser must see what follows the commands to refuse it too.
+func journaled(p maskstream.Piece) []byte {
+	if p.Offset > 0 {
+		return nil
+	}
+	start, ok, err := pack.Start(p.Data)
+	switch {
+	case err != nil:
+		return p.Data[p.Keep:]
+	case !ok:
+		return p.Data[p.Keep:min(start, len(p.Data))]
+	}
+	return p.Data[p.Keep:min(start+packHeader, len(p.Data))]
 }

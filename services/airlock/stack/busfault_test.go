@@ -61,6 +61,10 @@ func TestBusRestartUnderLoad(t *testing.T) {
 	if got, want := ts.up.calls.Load(), int64(total.ok+total.withheld+probeWithheld+1); got != want {
 		t.Errorf("upstream calls = %d, want %d (the allowed ones)", got, want)
 	}
+	// Nothing answered before, during or after the restart is missing
+	// from the audit stream or the recordings.
+	_, js := connect(t, "nats://"+addr)
+	checkAuditedAndRecorded(t, ts, js, total.answered)
 }
 
 // TestServicesKilledUnderLoad stops the policy service, then the masker,

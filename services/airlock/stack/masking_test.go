@@ -313,6 +313,40 @@ func TestMaskerDownWithholdsBodies(t *testing.T) {
 // TestOutgoingSecretsAreRefused sends a secret in a request body: policy
 // refuses it on the masker's findings, naming the rule and the place, the
 // upstream never sees it, and the request event carries the body masked.
+// TestBinaryRequestBodiesAreNotJournaled: a body the agent labels binary
+// is not scanned (masking.scan_binary is off), so it is not journaled
+// either: the request event says how many bytes it omits, and no event
+// holds the secret in it.
+func TestBinaryRequestBodiesAreNotJournaled(t *testing.T) {
+	secret := corpus.Secrets()[0]
+	ts := startStackWith(t, stackOptions{decisionTimeout: 5 * time.Second, policy: maskPolicy})
+	body := []byte("\x00\x01binary\x00GITHUB_TOKEN=" + secret.Value + "\x00")
+	req, _ := http.NewRequest(http.MethodPut, ts.IngressURL+"/gh/upload/blob.bin", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+ts.token(t, "agents"))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("binary PUT: %d", resp.StatusCode)
+	}
+	id := resp.Header.Get("X-Airlock-Request-Id")
+	ts.events.waitFor(t, id, "request", "verdict", "response", "audit")
+	var ev event.Request
+	if err := json.Unmarshal(ts.events.raw(t, id, "request"), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if b := ev.Body; b == nil || b.Inline != nil || b.Object != "" || b.Omitted != int64(len(body)) || b.Size != int64(len(body)) {
+		t.Errorf("request event body %+v: want none of the %d bytes carried, all omitted", b, len(body))
+	}
+	if bytes.Contains(ts.events.all(), []byte(secret.Value)) {
+		t.Error("the secret in a binary body is on the bus")
+	}
+}
+
 func TestOutgoingSecretsAreRefused(t *testing.T) {
 	secret := corpus.Secrets()[0]
 	ts := startStackWith(t, stackOptions{decisionTimeout: 5 * time.Second, policy: maskPolicy})
@@ -410,6 +444,12 @@ func TestPushProtection(t *testing.T) {
 		}
 		if rpc.response.Forwarded {
 			t.Error("the refused push was forwarded")
+		}
+		// The event carries the commands and the pack header, not the
+		// pack's objects, where the key is.
+		if b := rpc.request.Body; b == nil || b.Omitted == 0 || int64(len(b.Inline))+b.Omitted != b.Size ||
+			!bytes.Contains(b.Inline, []byte("refs/heads/main")) || !bytes.Equal(b.Inline[len(b.Inline)-12:len(b.Inline)-8], []byte("PACK")) {
+			t.Errorf("the refused push's request event body: %+v", b)
 		}
 	}
 

@@ -24,7 +24,7 @@ import (
 )
 
 // minioOutage is how long MinIO is down in TestRecordingSurvivesAStoreOutage.
-const minioOutage = 30 * time.Second
+const minioOutage = 60 * time.Second
 
 // recordings reads every record in st, and the raw (decompressed) bytes
 // of every object, for what must never be in them.
@@ -79,12 +79,12 @@ func awaitRecords(t *testing.T, st store.Store, n int, within time.Duration) {
 
 // TestRecordingSurvivesAStoreOutage sends 1,000 requests through the
 // gateway with a real MinIO as the recordings store, stopping MinIO for
-// 30 s in the middle: every request is recorded once, with its verdict and
+// 60 s in the middle: every request is recorded once, with its verdict and
 // response, nothing unmasked; a session replays in order; the audit chain
 // verifies, and names the segment when one is edited or deleted.
 func TestRecordingSurvivesAStoreOutage(t *testing.T) {
 	if testing.Short() {
-		t.Skip("stops MinIO for 30 s")
+		t.Skip("stops MinIO for 60 s")
 	}
 	minio := storetest.StartMinIOServer(t)
 	b := newSecretBodies(t)

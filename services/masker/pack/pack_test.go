@@ -657,3 +657,26 @@ func FuzzScan(f *testing.F) {
 		}
 	})
 }
+
+// TestStart finds where the pack begins in a real push body: after the
+// commands, at the "PACK" signature; a body that only deletes has none;
+// broken commands are an error.
+func TestStart(t *testing.T) {
+	t.Parallel()
+	g := gittest.New(t, t.TempDir())
+	srv := startServer(t, g)
+	work := newWork(t, g)
+	commit(t, g, work, map[string]string{"a.txt": "alpha\n"})
+	body := srv.push(t, g, work, "main")
+	start, ok, err := Start(body)
+	if err != nil || !ok || !bytes.HasPrefix(body[start:], []byte("PACK")) || !bytes.Contains(body[:start], []byte("refs/heads/main")) {
+		t.Fatalf("Start = %d, %v, %v; body[start:] starts %q", start, ok, err, body[min(start, len(body)):min(start+4, len(body))])
+	}
+	commands := body[:start]
+	if start, ok, err := Start(commands); err != nil || ok || start != len(commands) {
+		t.Errorf("commands only: Start = %d, %v, %v; want %d, no pack", start, ok, err, len(commands))
+	}
+	if _, _, err := Start([]byte("00zzgarbage")); err == nil {
+		t.Error("Start accepted a body whose commands cannot be read")
+	}
+}

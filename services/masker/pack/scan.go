@@ -90,6 +90,21 @@ func Scan(body []byte, lim Limits, visit func(Blob) error) error {
 	return nil
 }
 
+// Start is where the packfile begins in a receive-pack request body: the
+// length of the commands and push options before it, read as packData
+// reads them. ok is false when the body holds no packfile (a push that
+// only deletes refs); err when the commands cannot be read.
+func Start(body []byte) (start int, ok bool, err error) {
+	data, err := packData(body)
+	if err != nil {
+		return 0, false, err
+	}
+	if len(data) == 0 {
+		return len(body), false, nil
+	}
+	return len(body) - len(data), true, nil
+}
+
 // maxPktLen is the largest pkt-line git sends or accepts, length included
 // (LARGE_PACKET_MAX in git's pkt-line.h).
 const maxPktLen = 65520
