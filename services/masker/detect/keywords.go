@@ -215,3 +215,29 @@ func (k *keywordDFA) report(hits []hit, s uint32, i int) []hit {
 	}
 	return hits
 }
+
+// Keywords tells whether any of a set of words occurs in a text, ASCII
+// case-insensitively, in one pass (the automaton the detector's prefilter
+// uses).
+type Keywords struct{ dfa *keywordDFA }
+
+// NewKeywords compiles words: lower-case, distinct, non-empty.
+func NewKeywords(words []string) (*Keywords, error) {
+	dfa, err := newKeywordDFA(words)
+	if err != nil {
+		return nil, err
+	}
+	return &Keywords{dfa: dfa}, nil
+}
+
+// Any reports whether one of the words occurs in data.
+func (k *Keywords) Any(data []byte) bool {
+	trans, class, firstOut := k.dfa.trans, &k.dfa.class, k.dfa.firstOut
+	var s uint32
+	for _, c := range data {
+		if s = trans[s+uint32(class[c])]; s >= firstOut {
+			return true
+		}
+	}
+	return false
+}

@@ -85,3 +85,29 @@ func BenchmarkKeywords1MiB(b *testing.B) {
 		hits = d.keywords.find(data, hits[:0])
 	}
 }
+
+func TestKeywordsAny(t *testing.T) {
+	k, err := NewKeywords([]string{`"password"`, `\"`, `"content"`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{`{"user":"ann","PassWord":"x"}`, true},
+		{`{"note":"say \"hi\""}`, true},
+		{`{"CONTENT":"aGk="}`, true},
+		{`{"passwords":"x"}`, false}, // the key is "passwords", not "password"
+		{`{"user":"ann"}`, false},
+		{`"content`, false},
+		{``, false},
+	} {
+		if got := k.Any([]byte(tc.in)); got != tc.want {
+			t.Errorf("Any(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+	if _, err := NewKeywords([]string{"Upper"}); err == nil {
+		t.Error("NewKeywords accepted an upper-case word")
+	}
+}

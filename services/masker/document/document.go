@@ -17,6 +17,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/airlockhq/airlock/services/masker/detect"
 )
 
 // Finding is a secret masked in a document.
@@ -43,8 +45,10 @@ type Masker struct {
 	fields []fieldRule
 	// lastKeys holds foldHash of every rule's last key: most keys of a
 	// document are no rule's, and one hash tells.
-	lastKeys    map[uint64]bool
-	keys        [][]byte // the quoted, lower-case last key of each rule: a cheap test before parsing
+	lastKeys map[uint64]bool
+	// applies finds `\"`, `"content"` or a rule's quoted last key, ASCII
+	// case-insensitively, in one pass: the cheap test before parsing.
+	applies     *detect.Keywords
 	placeholder func(rule string) string
 }
 
@@ -62,6 +66,7 @@ type fieldRule struct {
 // value, given "field:<rule>".
 func New(fields []string, placeholder func(rule string) string) (*Masker, error) {
 	m := &Masker{placeholder: placeholder, lastKeys: map[uint64]bool{}}
+	words := []string{`\"`, `"content"`}
 	for _, f := range fields {
 		r := fieldRule{pattern: f}
 		p := f
@@ -77,8 +82,13 @@ func New(fields []string, placeholder func(rule string) string) (*Masker, error)
 			return nil, fmt.Errorf("field rule %q: the last key must be a name", f)
 		}
 		m.fields = append(m.fields, r)
-		m.keys = append(m.keys, []byte(strconv.Quote(last)))
+		words = append(words, strconv.Quote(last))
 		m.lastKeys[foldHash(last)] = true
+	}
+	slices.Sort(words)
+	var err error
+	if m.applies, err = detect.NewKeywords(slices.Compact(words)); err != nil {
+		return nil, fmt.Errorf("field rules: %w", err)
 	}
 	return m, nil
 }
@@ -136,19 +146,7 @@ func foldHash(s string) uint64 {
 // field rule names, a "content" key, or an escaped quote. It is a cheap test on the bytes,
 // so that most documents are not parsed.
 func (m *Masker) Applies(doc []byte) bool {
-	if bytes.Contains(doc, []byte(`\"`)) {
-		return true
-	}
-	lower := bytes.ToLower(doc)
-	if bytes.Contains(lower, []byte(`"content"`)) {
-		return true
-	}
-	for _, k := range m.keys {
-		if bytes.Contains(lower, k) {
-			return true
-		}
-	}
-	return false
+	return m.applies.Any(doc)
 }
 
 // ErrNotJSON is returned for a document that does not parse.
