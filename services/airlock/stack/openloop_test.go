@@ -293,8 +293,14 @@ func startAirlock(b *testing.B, bin, upstream string, extraPolicies ...string) (
 		policies = append(policies, name)
 	}
 	listen, adminAddr, issuer := loopbackAddr(b), loopbackAddr(b), loopbackAddr(b)
+	natsExtra := ""
+	if age := os.Getenv("AIRLOCK_BENCH_MAX_AGE"); age != "" {
+		// How long the streams keep events: their per-message state is
+		// what grows with the requests they hold (make soak).
+		natsExtra = "\n  max_age: " + age + "\n  audit_max_age: " + age
+	}
 	cfg := fmt.Sprintf(`nats:
-  embedded: {listen: none}
+  embedded: {listen: none}%s
 identity:
   dev_issuer: {enabled: true, listen: %q, audience: airlock}
 ingress:
@@ -308,7 +314,7 @@ connections:
     upstream: %s
     credential: {value: %s}
 policies: [%s]
-`, issuer, listen, adminAddr, upstream, serviceCredential, strings.Join(policies, ", "))
+`, natsExtra, issuer, listen, adminAddr, upstream, serviceCredential, strings.Join(policies, ", "))
 	cfgPath := filepath.Join(dir, "airlock.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
