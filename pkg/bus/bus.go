@@ -26,8 +26,9 @@ const (
 	// DefaultAuditMaxAge is how long the AIRLOCK_AUDIT stream keeps audit events.
 	DefaultAuditMaxAge = 365 * 24 * time.Hour
 	// DuplicateWindow is how long a Nats-Msg-Id is remembered, so that a
-	// retried publish is stored once.
-	DuplicateWindow = 2 * time.Minute
+	// retried publish is stored once. The configuration owns it: a
+	// stream's max age may not be shorter.
+	DuplicateWindow = config.StreamDuplicateWindow
 	// MaxPayload is the largest message the embedded server accepts. Request
 	// bodies above the inline limit travel through the object store, so
 	// events stay far below it.

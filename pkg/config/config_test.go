@@ -128,6 +128,9 @@ func TestNATSCredentials(t *testing.T) {
 		{"creds and user", "nats:\n  url: nats://bus:4222\n  creds: x.creds\n  user: ingress\n  password: ${AIRLOCK_TEST_NATS_PASSWORD}\n", "line 3: $.nats.creds: set either creds or user and password"},
 		{"cert without key", "nats:\n  url: nats://bus:4222\n  tls: {cert: c.pem}\n", "line 3: $.nats.tls: set cert and key together"},
 		{"credentials in the url", "nats:\n  url: nats://ingress:pw@bus:4222\n", "line 2: $.nats.url: must not carry credentials"},
+		{"max age under the duplicate window", "nats:\n  url: nats://bus:4222\n  max_age: 1m\n", "line 3: $.nats.max_age: must be at least 2m0s"},
+		{"audit max age under the duplicate window", "nats:\n  url: nats://bus:4222\n  audit_max_age: 90s\n", "line 3: $.nats.audit_max_age: must be at least 2m0s"},
+		{"max age at the duplicate window", "nats:\n  url: nats://bus:4222\n  max_age: 2m\n", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

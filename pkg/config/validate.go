@@ -44,6 +44,12 @@ func (c *Config) Validate() []Problem {
 	if c.NATS.Replicas < 0 || c.NATS.Replicas > 5 {
 		add("$.nats.replicas", "must be between 1 and 5")
 	}
+	if a := c.NATS.MaxAge; a != 0 && a < StreamDuplicateWindow {
+		add("$.nats.max_age", "must be at least %s, the streams' duplicate window", StreamDuplicateWindow)
+	}
+	if a := c.NATS.AuditMaxAge; a != 0 && a < StreamDuplicateWindow {
+		add("$.nats.audit_max_age", "must be at least %s, the streams' duplicate window", StreamDuplicateWindow)
+	}
 	if l := c.NATS.Embedded.Listen; c.NATS.URL == "" && l != "none" {
 		checkListen(add, "$.nats.embedded.listen", l)
 	}

@@ -88,9 +88,12 @@ type Stack struct {
 // are replaced with the echo server's URL. Close stops everything.
 func Start(ctx context.Context, cfg *config.Config, dataDir string, log *slog.Logger) (st *Stack, err error) {
 	st = &Stack{log: log, cfg: cfg, dataDir: dataDir, Registry: admin.NewRegistry()}
+	// The error returns below return a nil *Stack: close what was started
+	// through a copy of the pointer.
+	started := st
 	defer func() {
 		if err != nil {
-			st.Close()
+			started.Close()
 		}
 	}()
 	ingressMetrics, err := ingress.NewMetrics(st.Registry)

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -721,4 +722,39 @@ func basic(user, pw string) string {
 	req, _ := http.NewRequest("GET", "/", nil)
 	req.SetBasicAuth(user, pw)
 	return strings.TrimPrefix(req.Header.Get("Authorization"), "Basic ")
+}
+
+// TestStartFailureReturnsAnError: when a service cannot start (here the
+// admin listener's port is taken), Start stops what it had started and
+// returns the error; it used to close a nil stack and panic.
+func TestStartFailureReturnsAnError(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(testPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "airlock.yaml")
+	if err := os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
+nats: {embedded: {listen: none}}
+identity: {dev_issuer: {enabled: true, listen: "127.0.0.1:0"}}
+ingress: {listen: "127.0.0.1:0"}
+admin: {listen: %q}
+connections:
+  - {name: gh, type: github, upstream: "http://127.0.0.1:9", credential: {value: x}}
+policies: [policy.yaml]
+`, taken.Addr().String())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := Start(context.Background(), cfg, filepath.Join(dir, "data"), slog.New(slog.DiscardHandler))
+	if err == nil || st != nil || !strings.Contains(err.Error(), "admin listener") {
+		t.Fatalf("Start with the admin port taken: %v, %v; want an admin listener error", st, err)
+	}
 }
