@@ -23,7 +23,7 @@ const (
 	// StreamDuplicateWindow is how long the streams remember a message id
 	// (pkg/bus): nats.max_age and nats.audit_max_age may not be shorter,
 	// or JetStream refuses the stream.
-	StreamDuplicateWindow = 2 * time.Minute
+	StreamDuplicateWindow  = 2 * time.Minute
 	DefaultUpstreamTimeout = 60 * time.Second
 	DefaultClockSkew       = 30 * time.Second
 	DefaultGroupsClaim     = "groups"
