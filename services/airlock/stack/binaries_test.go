@@ -21,7 +21,7 @@ import (
 )
 
 // freePort is a port nothing listens on, for a process started later.
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -235,16 +234,6 @@ func startProcess(b *testing.B, name, ready string, env []string, bin string, ar
 	return benchProcess{name: name, pid: cmd.Process.Pid}
 }
 
-func loopbackAddr(b *testing.B) string {
-	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // benchPolicy is the default pack's companion for the benchmark: agents
 // may write to sandbox repositories (the POST scenario).
 const benchPolicy = `rules:
@@ -292,7 +281,7 @@ func startAirlock(b *testing.B, bin, upstream string, extraPolicies ...string) (
 		}
 		policies = append(policies, name)
 	}
-	listen, adminAddr, issuer := loopbackAddr(b), loopbackAddr(b), loopbackAddr(b)
+	listen, adminAddr, issuer := freePort(b), freePort(b), freePort(b)
 	natsExtra := ""
 	if age := os.Getenv("AIRLOCK_BENCH_MAX_AGE"); age != "" {
 		// How long the streams keep events: their per-message state is
@@ -386,7 +375,7 @@ func BenchmarkOpenLoop(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	upAddr := loopbackAddr(b)
+	upAddr := freePort(b)
 	upstream := startProcess(b, "upstream", "http://"+upAddr+"/repos/acme/api", []string{benchUpstreamEnv + "=" + upAddr}, self)
 	upURL := "http://" + upAddr
 	nginxURL, nginxPID := startNginxProcess(b, upURL)

@@ -102,18 +102,7 @@ func TestSeparateProcessStack(t *testing.T) {
 	env["AIRLOCK_S3_ENDPOINT"], env["AIRLOCK_S3_ACCESS_KEY"], env["AIRLOCK_S3_SECRET_KEY"] = s3.Endpoint, s3.AccessKey, s3.SecretKey
 
 	// The identity provider, served over HTTP.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuerURL := "http://" + ln.Addr().String()
-	iss, err := devissuer.Open(filepath.Join(dir, "issuer"), issuerURL, "airlock")
-	if err != nil {
-		t.Fatal(err)
-	}
-	issSrv := &http.Server{Handler: iss.Handler(), ReadHeaderTimeout: time.Second}
-	go func() { _ = issSrv.Serve(ln) }()
-	t.Cleanup(func() { _ = issSrv.Close() })
+	iss, issuerURL := serveIssuer(t, filepath.Join(dir, "issuer"))
 	env["AIRLOCK_OIDC_ISSUER"] = issuerURL
 
 	// Slack, and the upstream: GitHub's API and git over HTTP.

@@ -278,14 +278,20 @@ func TestRecorderRestartLosesNothing(t *testing.T) {
 	if len(recs) != n {
 		t.Fatalf("%d records, want %d", len(recs), n)
 	}
-	deadline := time.Now().Add(20 * time.Second)
+	awaitChained(t, st, n, 20*time.Second)
+}
+
+// awaitChained waits until the audit chain in st verifies with n events.
+func awaitChained(t *testing.T, st store.Store, n int, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
 		chained, err := recorder.Verify(context.Background(), st)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if chained == n {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d audit events chained, want %d", chained, n)
@@ -386,18 +392,5 @@ func TestRecorderReplicasOneActive(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	deadline = time.Now().Add(30 * time.Second)
-	for {
-		chained, err := recorder.Verify(context.Background(), st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if chained == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d audit events chained, want %d", chained, n)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	awaitChained(t, st, n, 30*time.Second)
 }

@@ -90,18 +90,7 @@ func TestServicesRunAsTheirOwnUsers(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "deny-all.yaml"), []byte("rules: []\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	issuerURL := "http://" + ln.Addr().String()
-	iss, err := devissuer.Open(filepath.Join(dir, "issuer"), issuerURL, "airlock")
-	if err != nil {
-		t.Fatal(err)
-	}
-	issSrv := &http.Server{Handler: iss.Handler(), ReadHeaderTimeout: time.Second}
-	go func() { _ = issSrv.Serve(ln) }()
-	t.Cleanup(func() { _ = issSrv.Close() })
+	iss, issuerURL := serveIssuer(t, filepath.Join(dir, "issuer"))
 	up := newUpstream(t)
 	t.Setenv("TEST_SERVICE_CREDENTIAL", serviceCredential)
 
@@ -327,4 +316,24 @@ policies: [deny-all.yaml]
 	if strings.Contains(logs.String(), `"level":"ERROR"`) || strings.Contains(logs.String(), "ermission") {
 		t.Errorf("a service was refused something it needs:\n%s", logs)
 	}
+}
+
+// serveIssuer serves a dev issuer over HTTP on loopback, its keys in dir,
+// until the test ends: an identity provider the gateway reaches as it
+// would a real one.
+func serveIssuer(t *testing.T, dir string) (*devissuer.Issuer, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	iss, err := devissuer.Open(dir, url, "airlock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: iss.Handler(), ReadHeaderTimeout: time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return iss, url
 }

@@ -34,7 +34,7 @@ func BenchmarkSoak(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	upAddr := loopbackAddr(b)
+	upAddr := freePort(b)
 	startProcess(b, "upstream", "http://"+upAddr+"/repos/acme/api", []string{benchUpstreamEnv + "=" + upAddr}, self)
 	airlock, base, token := startAirlock(b, filepath.Join(bin, "airlock"), "http://"+upAddr)
 	header := http.Header{"Authorization": {"Bearer " + token}, "Content-Type": {"application/json"}}
