@@ -195,6 +195,8 @@ func TestServicesMayDoOnlyTheirOwnWork(t *testing.T) {
 			{"ingress", "$KV.airlock-grants.x", GrantsStream},
 			{"policy", "$KV.airlock-grants.x", GrantsStream},
 			{"masker", "$KV.airlock-grants.x", GrantsStream},
+			{"cli", "$KV.airlock-grants.x", GrantsStream},
+			{"recorder", "$KV.airlock-grants.x", GrantsStream},
 			{"masker", "airlock.mask.x", ""},
 			{"masker", "_INBOX.ingress.x", ""},
 			// The masker reads nothing from JetStream: not even a body.

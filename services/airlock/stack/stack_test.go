@@ -758,3 +758,60 @@ policies: [policy.yaml]
 		t.Fatalf("Start with the admin port taken: %v, %v; want an admin listener error", st, err)
 	}
 }
+
+// TestAirlockHeadersAndProxyCredentialsDoNotCross: the agent cannot send
+// the upstream Airlock's own headers or a proxy credential, and the
+// upstream cannot set Airlock's headers in the agent's answer (a forged
+// request id, a claim of approval).
+func TestAirlockHeadersAndProxyCredentialsDoNotCross(t *testing.T) {
+	ts := startStackWith(t, stackOptions{decisionTimeout: 2 * time.Second, handle: func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Airlock-Request-Id", "forged")
+		w.Header().Set("X-Airlock-Approved", "yes")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}})
+	req, _ := http.NewRequest("GET", ts.IngressURL+"/gh/repos/acme/api", nil)
+	req.Header.Set("Authorization", "Bearer "+ts.token(t, "agents"))
+	req.Header.Set("Proxy-Authorization", "Basic YWdlbnQ6c2VjcmV0")
+	req.Header.Set("X-Airlock-Decision", "allow")
+	req.Header.Set("X-Airlock-Session", "work-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	up := ts.up.lastRequest()
+	for k := range up.Header {
+		if k == "Proxy-Authorization" || strings.HasPrefix(k, "X-Airlock-") {
+			t.Errorf("the upstream got %s", k)
+		}
+	}
+	if id := resp.Header.Get("X-Airlock-Request-Id"); !ulidRE.MatchString(id) {
+		t.Errorf("the agent got request id %q: the upstream's forgery went through", id)
+	}
+	if v := resp.Header.Get("X-Airlock-Approved"); v != "" {
+		t.Errorf("the agent got X-Airlock-Approved: %s from the upstream", v)
+	}
+}
+
+// TestConnectionWithoutCredentialIsRefused: a connection whose credential
+// is not set answers 503 connection_not_configured and forwards nothing,
+// rather than calling the upstream with no credential (or the agent's).
+func TestConnectionWithoutCredentialIsRefused(t *testing.T) {
+	ts := startStackWith(t, stackOptions{decisionTimeout: 2 * time.Second, connections: `  - name: nocred
+    type: http
+    upstream: ${TEST_UPSTREAM}
+    credential: {env: AIRLOCK_TEST_CREDENTIAL_NEVER_SET}
+`})
+	resp, body := ts.do(t, "GET", "/nocred/anything", ts.token(t, "agents"), nil)
+	if r := decodeRefusal(t, resp, body); resp.StatusCode != http.StatusServiceUnavailable || r.Error != "connection_not_configured" {
+		t.Fatalf("%d %+v, want 503 connection_not_configured", resp.StatusCode, r)
+	}
+	if n := ts.up.calls.Load(); n != 0 {
+		t.Fatalf("upstream calls %d, want 0", n)
+	}
+}
