@@ -28,6 +28,7 @@ import (
 	"github.com/airlockhq/airlock/pkg/bus"
 	"github.com/airlockhq/airlock/pkg/config"
 	"github.com/airlockhq/airlock/pkg/devissuer"
+	"github.com/airlockhq/airlock/pkg/logtest"
 	"github.com/airlockhq/airlock/pkg/oidctest"
 	"github.com/airlockhq/airlock/pkg/subject"
 	"github.com/airlockhq/airlock/schemas"
@@ -813,5 +814,37 @@ func TestConnectionWithoutCredentialIsRefused(t *testing.T) {
 	}
 	if n := ts.up.calls.Load(); n != 0 {
 		t.Fatalf("upstream calls %d, want 0", n)
+	}
+}
+
+// TestNoCredentialInTheLogs runs allowed, denied, unauthenticated and
+// failing requests with every service logging at debug level, and wants
+// neither the agent's token nor the service credential in any log line.
+func TestNoCredentialInTheLogs(t *testing.T) {
+	logs := &logtest.Buffer{}
+	ts := startStackWith(t, stackOptions{decisionTimeout: 2 * time.Second, logTo: logs, connections: slowConnection})
+	tok := ts.token(t, "agents")
+	forged := tok[:len(tok)-4] + "AAAA"
+	for _, r := range []struct{ method, path, token string }{
+		{"GET", "/gh/repos/acme/api", tok},
+		{"DELETE", "/gh/repos/acme/api", tok},
+		{"GET", "/gh/repos/acme/api", forged},
+		{"GET", "/gh/repos/acme/api", ""},
+		{"GET", "/slow/nowhere", tok},
+	} {
+		resp, _ := ts.do(t, r.method, r.path, r.token, nil)
+		if resp.StatusCode == 0 {
+			t.Fatalf("%s %s: no answer", r.method, r.path)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	out := logs.String()
+	if !strings.Contains(out, "refused") {
+		t.Fatalf("the services logged nothing of the refusals: the test would prove nothing\n%s", out)
+	}
+	for name, secret := range map[string]string{"the agent's token": tok, "a forged token": forged, "the service credential": serviceCredential} {
+		if strings.Contains(out, secret) || strings.Contains(out, secret[:min(len(secret), 40)]) {
+			t.Errorf("%s is in the logs", name)
+		}
 	}
 }
