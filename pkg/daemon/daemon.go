@@ -102,6 +102,17 @@ func SignalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 }
 
+// ReadyUntilDone ends Run for a service whose work runs in the background
+// once started: it marks the service ready, waits for ctx to end, then
+// calls stop.
+func (e Env) ReadyUntilDone(ctx context.Context, stop func()) error {
+	e.Ready(func() error { return nil })
+	<-ctx.Done()
+	e.Log.Info("stopping")
+	stop()
+	return nil
+}
+
 // Main runs s and exits: 1 with the error logged when it fails. With
 // -healthcheck it runs Healthcheck on s's admin listener instead.
 func Main(s Service) {

@@ -235,13 +235,14 @@ func (s *Service) flushStale(ctx context.Context) {
 func (s *Service) write(ctx context.Context, p *pendingRecord) {
 	defer s.forget(p)
 	start := time.Now()
+	key := p.rec.Key()
 	err := s.fetchBodies(ctx, &p.rec)
 	var data []byte
 	if err == nil {
 		data, err = p.rec.encode()
 	}
 	if err == nil {
-		err = s.store.Put(ctx, p.rec.Key(), data)
+		err = s.store.Put(ctx, key, data)
 	}
 	if err != nil {
 		s.m.recorded("retried", time.Since(start))
@@ -253,7 +254,7 @@ func (s *Service) write(ctx context.Context, p *pendingRecord) {
 	}
 	s.m.recorded("written", time.Since(start))
 	s.mu.Lock()
-	s.written[p.rec.ID] = writtenRecord{key: p.rec.Key(), at: s.now()}
+	s.written[p.rec.ID] = writtenRecord{key: key, at: s.now()}
 	s.mu.Unlock()
 	// A lost ack means a redelivery, which rewrites the same object: no
 	// need to wait for the server to confirm each one.

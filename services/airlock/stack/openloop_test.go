@@ -189,16 +189,50 @@ func (p benchProcess) resetPeak() {
 func (p benchProcess) peakRSS() float64 {
 	var peak float64
 	for _, pid := range p.pids() {
-		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		sc := bufio.NewScanner(bytes.NewReader(data))
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-				kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-				peak = max(peak, kb/1024)
-			}
-		}
+		peak = max(peak, statusMiB(pid, "VmHWM"))
 	}
 	return peak
+}
+
+// rss is the process's resident memory now, MiB.
+func (p benchProcess) rss() float64 { return statusMiB(p.pid, "VmRSS") }
+
+// statusMiB is a memory field of /proc/<pid>/status ("VmRSS"), in MiB.
+func statusMiB(pid int, field string) float64 {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+// metricSum adds up a metric's series on a Prometheus endpoint.
+func metricSum(t testing.TB, url, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			t.Fatalf("%s: %q", url, line)
+		}
+		sum += v
+	}
+	return sum
 }
 
 // startProcess runs bin until the benchmark ends and waits for ready to

@@ -7,7 +7,6 @@
 package stack
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -541,31 +540,6 @@ func awaitApproval(t *testing.T, airlock string, env map[string]string) string {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// metricSum adds up a counter's series on a Prometheus endpoint.
-func metricSum(t *testing.T, url, name string) float64 {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var sum float64
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, name+"{") && !strings.HasPrefix(line, name+" ") {
-			continue
-		}
-		f := strings.Fields(line)
-		v, err := strconv.ParseFloat(f[len(f)-1], 64)
-		if err != nil {
-			t.Fatalf("%s: %q", url, line)
-		}
-		sum += v
-	}
-	return sum
 }
 
 var sessionLine = regexp.MustCompile(`(?m)^(\S+)\s+github\s+copilot\s+(\d+)`)

@@ -1,12 +1,10 @@
 package stack
 
 import (
-	"bufio"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -96,33 +94,7 @@ func BenchmarkSoak(b *testing.B) {
 	}
 }
 
-// rss is the process's resident memory now, MiB.
-func (p benchProcess) rss() float64 {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
-	sc := bufio.NewScanner(strings.NewReader(string(data)))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024
-		}
-	}
-	return 0
-}
-
 // goHeap is go_memstats_heap_inuse_bytes on the process's /metrics, MiB.
 func (p benchProcess) goHeap(b *testing.B) float64 {
-	resp, err := http.Get(p.admin + "/metrics")
-	if err != nil {
-		b.Logf("metrics: %v", err)
-		return 0
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_heap_inuse_bytes "); ok {
-			n, _ := strconv.ParseFloat(v, 64)
-			return n / (1 << 20)
-		}
-	}
-	return 0
+	return metricSum(b, p.admin+"/metrics", "go_memstats_heap_inuse_bytes") / (1 << 20)
 }

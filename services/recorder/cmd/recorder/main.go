@@ -36,11 +36,7 @@ func main() {
 			if err != nil {
 				return err
 			}
-			defer r.Stop()
-			env.Ready(func() error { return nil })
-			<-ctx.Done()
-			env.Log.Info("stopping")
-			return nil
+			return env.ReadyUntilDone(ctx, r.Stop)
 		},
 	})
 }
