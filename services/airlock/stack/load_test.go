@@ -37,7 +37,10 @@ func startLoad(t *testing.T, base, token string, clients int) (stop func() tally
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			client := &http.Client{Timeout: 10 * time.Second}
+			// Longer than the gateway's own bound on an answer (the
+			// decision timeout, then the masker's 5 s): a request the
+			// client gave up on would be neither answered nor refused.
+			client := &http.Client{Timeout: 30 * time.Second}
 			for i := 0; ; i++ {
 				select {
 				case <-done:
