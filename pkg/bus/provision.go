@@ -42,11 +42,15 @@ func Provision(ctx context.Context, js jetstream.JetStream, l Limits) error {
 			Name:        subject.Stream,
 			Description: "the life of each request: request, verdict, approval, decision, response",
 			Subjects:    subject.StreamSubjects,
-			Retention:   jetstream.LimitsPolicy,
-			Storage:     jetstream.FileStorage,
-			MaxAge:      l.MaxAge,
-			Duplicates:  DuplicateWindow,
-			Replicas:    l.Replicas,
+			// An event is kept until every consumer it concerns (policy,
+			// approver, recorder) has acked it, then removed: a request
+			// leaves nothing behind once recorded. MaxAge bounds what a
+			// consumer that stopped for good leaves.
+			Retention:  jetstream.InterestPolicy,
+			Storage:    jetstream.FileStorage,
+			MaxAge:     l.MaxAge,
+			Duplicates: DuplicateWindow,
+			Replicas:   l.Replicas,
 		},
 		{
 			Name:        subject.AuditStream,

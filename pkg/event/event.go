@@ -128,6 +128,11 @@ type Verdict struct {
 	// MaskSecrets tells the ingress to forward the body with the secrets
 	// the masker found masked (the deciding allow rule's mask_secrets).
 	MaskSecrets bool `json:"mask_secrets,omitempty"`
+	// Request is the request event, carried with an approve verdict only:
+	// the approver needs it to bind the approval, and the AIRLOCK stream
+	// keeps an event only until its consumers have acked it (interest
+	// retention), so it cannot be read back later.
+	Request *Request `json:"request,omitempty"`
 }
 
 // Operation is the classification of a request, carried in the verdict so

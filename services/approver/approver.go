@@ -96,7 +96,6 @@ type Grant struct {
 // Service is the approver.
 type Service struct {
 	js        jetstream.JetStream
-	stream    jetstream.Stream
 	approvals jetstream.KeyValue
 	grants    jetstream.KeyValue
 	cfg       *config.Config
@@ -110,10 +109,6 @@ type Service struct {
 // New binds the approver to the provisioned stream and buckets. notifier
 // and resolve are nil without Slack.
 func New(ctx context.Context, js jetstream.JetStream, cfg *config.Config, notifier Notifier, resolve Resolver, log *slog.Logger) (*Service, error) {
-	stream, err := js.Stream(ctx, subject.Stream)
-	if err != nil {
-		return nil, fmt.Errorf("binding to stream %s: %w", subject.Stream, err)
-	}
 	approvals, err := js.KeyValue(ctx, subject.ApprovalsBucket)
 	if err != nil {
 		return nil, fmt.Errorf("opening bucket %s: %w", subject.ApprovalsBucket, err)
@@ -122,7 +117,7 @@ func New(ctx context.Context, js jetstream.JetStream, cfg *config.Config, notifi
 	if err != nil {
 		return nil, fmt.Errorf("opening bucket %s: %w", subject.GrantsBucket, err)
 	}
-	return &Service{js: js, stream: stream, approvals: approvals, grants: grants, cfg: cfg,
+	return &Service{js: js, approvals: approvals, grants: grants, cfg: cfg,
 		notifier: notifier, resolve: resolve, log: log, now: time.Now}, nil
 }
 
@@ -161,9 +156,12 @@ func (s *Service) handleVerdict(ctx context.Context, data []byte) error {
 		return nil
 	}
 	log := s.log.With("request_id", v.ID)
-	req, err := s.request(ctx, v.ID)
-	if err != nil {
-		return err
+	req := v.Request
+	if req == nil || req.ID != v.ID {
+		// Nothing to bind an approval to: refuse the held request rather
+		// than leave it waiting for a decision no one can make.
+		log.Error("approve verdict without its request: refusing it")
+		return s.publishDecision(ctx, v.ID, event.OutcomeDeny, "airlock", "the approve verdict did not carry its request", 0)
 	}
 	a := s.newApproval(req, &v)
 
@@ -223,19 +221,6 @@ func (s *Service) ask(ctx context.Context, a *Approval, rev uint64) error {
 		s.log.Warn("approval changed while its message was posted", "request_id", a.ID, "err", err)
 	}
 	return nil
-}
-
-// request reads the held request's event from the stream.
-func (s *Service) request(ctx context.Context, id string) (*event.Request, error) {
-	m, err := s.stream.GetLastMsgForSubject(ctx, subject.RequestPrefix+"*."+id)
-	if err != nil {
-		return nil, fmt.Errorf("reading request %s: %w", id, err)
-	}
-	var req event.Request
-	if err := json.Unmarshal(m.Data, &req); err != nil {
-		return nil, fmt.Errorf("decoding request %s: %w", id, err)
-	}
-	return &req, nil
 }
 
 func (s *Service) newApproval(req *event.Request, v *event.Verdict) *Approval {

@@ -204,6 +204,9 @@ func (s *Service) decide(ctx context.Context, req *event.Request, log *slog.Logg
 		}
 		v = &j.Verdict
 	}
+	if v.Effect == event.EffectApprove {
+		v.Request = req
+	}
 	v.Time = time.Now().UTC()
 	return v, nil
 }

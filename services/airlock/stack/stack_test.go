@@ -434,6 +434,9 @@ func TestFailClosedWhenPolicyIsDown(t *testing.T) {
 
 func TestRedeliveredRequestEventDoesNotDoubleEffects(t *testing.T) {
 	ts := startStack(t, 2*time.Second)
+	// The recorder stopped, its consumer keeps the verdicts in the stream
+	// (interest retention) for them to be counted.
+	ts.StopRecorder()
 	resp, _ := ts.do(t, "GET", "/gh/repos/acme/api", ts.token(t, "agents"), nil)
 	id := resp.Header.Get("X-Airlock-Request-Id")
 	ts.events.waitFor(t, id, "request", "verdict")
