@@ -56,10 +56,16 @@ type Service struct {
 
 	mu      sync.Mutex
 	pending map[string]*pendingRecord
-	// written are the records this replica wrote lately, by request id:
-	// where a late event (redelivered after another replica died holding
-	// it, once the record was written without it) is merged in.
+	// written are the records this replica wrote lately, or is writing, by
+	// request id: where a late event (redelivered after another replica
+	// died holding it, once the record was written without it) is merged
+	// in.
 	written map[string]writtenRecord
+
+	// writers holds a token per record being written (Writers at most);
+	// writing counts them, for Run to wait on when it stops.
+	writers chan struct{}
+	writing sync.WaitGroup
 }
 
 type writtenRecord struct {
@@ -83,7 +89,7 @@ type pendingRecord struct {
 
 // New returns a recorder writing to st; m may be nil.
 func New(js jetstream.JetStream, st store.Store, log *slog.Logger, m *Metrics) *Service {
-	return &Service{js: js, bodies: bus.NewBodies(js), store: st, log: log, m: m, now: time.Now, completeAfter: CompleteAfter, pending: map[string]*pendingRecord{}, written: map[string]writtenRecord{}}
+	return &Service{js: js, bodies: bus.NewBodies(js), store: st, log: log, m: m, now: time.Now, completeAfter: CompleteAfter, pending: map[string]*pendingRecord{}, written: map[string]writtenRecord{}, writers: make(chan struct{}, Writers)}
 }
 
 // kinds maps each subject family of the AIRLOCK stream to its event.
@@ -147,6 +153,7 @@ func (s *Service) Run(ctx context.Context) error {
 				break
 			}
 			s.abandon()
+			s.writing.Wait()
 			return ctx.Err()
 		case m := <-msgs:
 			s.take(ctx, m)
@@ -230,12 +237,39 @@ func (s *Service) flushStale(ctx context.Context) {
 	}
 }
 
-// write puts the record in the store, then acks its events; when the
-// store refuses, the events are delivered again a little later.
+// Writers is how many records are written to the store at once: one at a
+// time, the store's round trip (a MinIO PUT, 1–3 ms) held the recorder
+// below the rate a 2-core gateway serves, and the events it had not yet
+// written piled up in the stream.
+const Writers = 32
+
+// write hands the record to a writer, waiting while Writers are busy. The
+// record leaves pending and is marked written first: an event for it that
+// arrives meanwhile is merged into the stored record (merge), never added
+// to the one being encoded.
 func (s *Service) write(ctx context.Context, p *pendingRecord) {
-	defer s.forget(p)
-	start := time.Now()
 	key := p.rec.Key()
+	s.mu.Lock()
+	if s.pending[p.rec.ID] == p {
+		delete(s.pending, p.rec.ID)
+	}
+	s.written[p.rec.ID] = writtenRecord{key: key, at: s.now()}
+	s.mu.Unlock()
+	s.writers <- struct{}{}
+	s.writing.Add(1)
+	go func() {
+		defer func() {
+			<-s.writers
+			s.writing.Done()
+		}()
+		s.put(ctx, p, key)
+	}()
+}
+
+// put puts the record in the store, then acks its events; when the store
+// refuses, the events are delivered again a little later.
+func (s *Service) put(ctx context.Context, p *pendingRecord, key string) {
+	start := time.Now()
 	err := s.fetchBodies(ctx, &p.rec)
 	var data []byte
 	if err == nil {
@@ -247,15 +281,15 @@ func (s *Service) write(ctx context.Context, p *pendingRecord) {
 	if err != nil {
 		s.m.recorded("retried", time.Since(start))
 		s.log.Warn("record not written: its events wait in JetStream", "request_id", p.rec.ID, "err", err)
+		s.mu.Lock()
+		delete(s.written, p.rec.ID)
+		s.mu.Unlock()
 		for _, m := range p.msgs {
 			_ = m.NakWithDelay(RetryAfter)
 		}
 		return
 	}
 	s.m.recorded("written", time.Since(start))
-	s.mu.Lock()
-	s.written[p.rec.ID] = writtenRecord{key: key, at: s.now()}
-	s.mu.Unlock()
 	// A lost ack means a redelivery, which rewrites the same object: no
 	// need to wait for the server to confirm each one.
 	for _, m := range p.msgs {

@@ -300,7 +300,17 @@ func rulePack(n int) string {
 // startAirlock runs `airlock up` with everything on, the default pack and
 // extra policy files; it returns the process, the agents' base URL and a
 // token signed by its dev issuer.
-func startAirlock(b *testing.B, bin, upstream string, extraPolicies ...string) (benchProcess, string, string) {
+// airlockOptions change the `airlock up` a benchmark starts.
+type airlockOptions struct {
+	// policies are rule files' contents, after the default pack and
+	// benchPolicy.
+	policies []string
+	// recorder is the config's recorder section, indented; empty: the
+	// embedded JetStream object store.
+	recorder string
+}
+
+func startAirlock(b *testing.B, bin, upstream string, opts airlockOptions) (benchProcess, string, string) {
 	b.Helper()
 	dir := b.TempDir()
 	pack, err := filepath.Abs("../../../deploy/examples/policies/default.yaml")
@@ -308,7 +318,7 @@ func startAirlock(b *testing.B, bin, upstream string, extraPolicies ...string) (
 		b.Fatal(err)
 	}
 	policies := []string{pack}
-	for i, p := range append([]string{benchPolicy}, extraPolicies...) {
+	for i, p := range append([]string{benchPolicy}, opts.policies...) {
 		name := filepath.Join(dir, fmt.Sprintf("policy-%d.yaml", i))
 		if err := os.WriteFile(name, []byte(p), 0o600); err != nil {
 			b.Fatal(err)
@@ -338,6 +348,9 @@ connections:
     credential: {value: %s}
 policies: [%s]
 `, natsExtra, issuer, listen, adminAddr, upstream, serviceCredential, strings.Join(policies, ", "))
+	if opts.recorder != "" {
+		cfg += "recorder:\n" + opts.recorder + "\n"
+	}
 	cfgPath := filepath.Join(dir, "airlock.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
@@ -390,8 +403,8 @@ type benchScenario struct {
 // BenchmarkOpenLoop is the load benchmark. AIRLOCK_BENCH_BIN is the
 // directory of the built binaries (make bench builds them);
 // AIRLOCK_BENCH_SECONDS the seconds per cell (default 5);
-// AIRLOCK_BENCH_ONLY runs only the scenarios whose name holds it (and no
-// download), to profile one;
+// AIRLOCK_BENCH_ONLY runs only the scenarios whose name holds it
+// ("100 MiB" for the download), to profile one;
 // AIRLOCK_BENCH_RESULTS a directory to write bench.md and bench.json to.
 func BenchmarkOpenLoop(b *testing.B) {
 	bin := os.Getenv("AIRLOCK_BENCH_BIN")
@@ -414,8 +427,8 @@ func BenchmarkOpenLoop(b *testing.B) {
 	upURL := "http://" + upAddr
 	nginxURL, nginxPID := startNginxProcess(b, upURL)
 	nginx := benchProcess{name: "nginx", pid: nginxPID}
-	airlock, airlockURL, token := startAirlock(b, filepath.Join(bin, "airlock"), upURL)
-	airlock200, airlock200URL, token200 := startAirlock(b, filepath.Join(bin, "airlock"), upURL, rulePack(200))
+	airlock, airlockURL, token := startAirlock(b, filepath.Join(bin, "airlock"), upURL, airlockOptions{})
+	airlock200, airlock200URL, token200 := startAirlock(b, filepath.Join(bin, "airlock"), upURL, airlockOptions{policies: []string{rulePack(200)}})
 
 	post := bytes.Repeat([]byte(`{"title":"flaky test","body":"`+strings.Repeat("z", 1000)+`"},`), 64)
 	scenarios := []benchScenario{
@@ -449,13 +462,13 @@ func BenchmarkOpenLoop(b *testing.B) {
 				}
 			}
 		}
-		if os.Getenv("AIRLOCK_BENCH_ONLY") != "" {
+		if only := os.Getenv("AIRLOCK_BENCH_ONLY"); only != "" && !strings.Contains(downloadScenario, only) {
 			continue
 		}
 		// The download in an Airlock that has served nothing else: its
 		// peak memory is the download's, not what earlier scenarios left
 		// in the heap.
-		fresh, freshURL, freshToken := startAirlock(b, filepath.Join(bin, "airlock"), upURL)
+		fresh, freshURL, freshToken := startAirlock(b, filepath.Join(bin, "airlock"), upURL, airlockOptions{})
 		for _, tg := range []benchTarget{
 			{"direct", upURL, serviceCredential, upstream},
 			{"nginx", nginxURL, serviceCredential, nginx},
@@ -531,6 +544,9 @@ func attack(b *testing.B, sc benchScenario, tg benchTarget, rate int, d time.Dur
 	return r
 }
 
+// downloadScenario is the name of the download's row.
+const downloadScenario = "GET 100 MiB text, streamed (masked)"
+
 // download fetches a large body n times in a row and reports the rate and
 // the target's peak memory while it streamed.
 func download(b *testing.B, tg benchTarget, path string, n int) benchResult {
@@ -560,7 +576,7 @@ func download(b *testing.B, tg benchTarget, path string, n int) benchResult {
 		total += got
 	}
 	took := time.Since(start)
-	return benchResult{Scenario: "GET 100 MiB text, streamed (masked)", Target: tg.name, Requests: uint64(n), Success: 1,
+	return benchResult{Scenario: downloadScenario, Target: tg.name, Requests: uint64(n), Success: 1,
 		MBps: float64(total) / took.Seconds() / 1e6, P50: ms(took / time.Duration(n)), CPUPer1000: (tg.proc.cpu() - cpu0).Seconds() / float64(n) * 1000,
 		PeakRSS: tg.proc.peakRSS(), IdleRSS: idle}
 }

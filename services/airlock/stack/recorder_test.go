@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -393,4 +394,60 @@ func TestRecorderReplicasOneActive(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 	awaitChained(t, st, n, 30*time.Second)
+}
+
+// TestRecorderWritesRecordsConcurrently: the recorder writes several
+// records to the store at once, so that the store's round trip does not
+// bound how many requests a second are recorded (one at a time, a 2-core
+// gateway at 70 % load left hundreds of thousands of events unrecorded in
+// the stream after 3 minutes). The store here lets no write finish until 8
+// are under way together; one writer at a time never gets there.
+func TestRecorderWritesRecordsConcurrently(t *testing.T) {
+	ts := startStackQuiet(t, 5*time.Second)
+	ts.StopRecorder()
+	gate := &gatedStore{need: 8, open: make(chan struct{})}
+	if err := ts.StartRecorderOn(context.Background(), func(st store.Store) store.Store {
+		gate.Store = st
+		return gate
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tok := ts.token(t, "agents")
+	for range 8 {
+		if resp, body := ts.do(t, "GET", "/gh/repos/acme/api", tok, nil); resp.StatusCode != 200 {
+			t.Fatalf("GET: %d %s", resp.StatusCode, body)
+		}
+	}
+	select {
+	case <-gate.open:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("at most %d writes under way at once, want 8", gate.most.Load())
+	}
+	awaitRecords(t, ts.Recordings(), 8, 30*time.Second)
+}
+
+// gatedStore holds every Put until need of them are under way at once.
+type gatedStore struct {
+	store.Store
+	need     int64
+	inFlight atomic.Int64
+	most     atomic.Int64
+	once     sync.Once
+	open     chan struct{}
+}
+
+func (g *gatedStore) Put(ctx context.Context, key string, data []byte) error {
+	n := g.inFlight.Add(1)
+	defer g.inFlight.Add(-1)
+	for m := g.most.Load(); n > m && !g.most.CompareAndSwap(m, n); m = g.most.Load() {
+	}
+	if n >= g.need {
+		g.once.Do(func() { close(g.open) })
+	}
+	select {
+	case <-g.open:
+		return g.Store.Put(ctx, key, data)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
