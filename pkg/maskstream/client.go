@@ -77,7 +77,9 @@ type Reader struct {
 	ctx  context.Context
 	conn string
 	meta Piece
-	src  io.ReadCloser
+	// mediaType is meta's, parsed.
+	mediaType string
+	src       io.ReadCloser
 	// events is true for server-sent events: each event is masked and
 	// passed on as soon as it is whole, not held for more.
 	events bool
@@ -97,7 +99,7 @@ type Reader struct {
 func (c *Client) NewReader(ctx context.Context, conn, id, contentType string, src io.ReadCloser) *Reader {
 	mt, _, _ := mime.ParseMediaType(contentType)
 	return &Reader{
-		c: c, ctx: ctx, conn: conn, src: src,
+		c: c, ctx: ctx, conn: conn, src: src, mediaType: mt,
 		meta:   Piece{RequestID: id, Direction: Response, ContentType: contentType},
 		events: mt == "text/event-stream",
 	}
@@ -106,8 +108,9 @@ func (c *Client) NewReader(ctx context.Context, conn, id, contentType string, sr
 // NewRequestReader returns a Reader that masks src, the inspected part of
 // request id's body; truncated says the body goes on past it, unseen.
 func (c *Client) NewRequestReader(ctx context.Context, conn, id, contentType string, truncated bool, src io.ReadCloser) *Reader {
+	mt, _, _ := mime.ParseMediaType(contentType)
 	return &Reader{
-		c: c, ctx: ctx, conn: conn, src: src,
+		c: c, ctx: ctx, conn: conn, src: src, mediaType: mt,
 		meta: Piece{RequestID: id, Direction: Request, ContentType: contentType, Truncated: truncated},
 	}
 }
@@ -151,9 +154,16 @@ func (r *Reader) Findings() []event.Finding { return r.findings }
 func (r *Reader) step() error {
 	limit := r.keep + r.c.Chunk
 	if r.off == 0 && r.keep == 0 && !r.events {
-		// The first piece: the whole body when it fits, so that the
-		// masker can read it as a document.
-		limit = r.c.WholeLimit
+		// The first piece: the whole body when it fits and may be a JSON
+		// document, so that the masker can read it as one. Any other body
+		// streams a piece at a time: a 100 MiB log is not held 4 MiB at a
+		// time in the ingress, the bus and the masker.
+		if _, err := r.fill(min(limit, r.c.WholeLimit)); err != nil {
+			return err
+		}
+		if r.srcDone || MaybeDocument(r.mediaType, r.buf) {
+			limit = r.c.WholeLimit
+		}
 	}
 	end, err := r.fill(limit)
 	if err != nil {

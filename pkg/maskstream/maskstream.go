@@ -16,10 +16,12 @@
 package maskstream
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 
@@ -180,4 +182,19 @@ func decodeMasked(m *nats.Msg, p Piece) (Masked, error) {
 	}
 	r.Data = m.Data
 	return r, nil
+}
+
+// MaybeDocument says whether a body of media type mediaType that starts
+// with head may be masked as a JSON document (field rules, base64
+// contents): a JSON media type, or a body whose first non-blank byte
+// opens an object or an array, since clients label JSON as anything (curl
+// -d says form data). The masker tries such a body as a document when it
+// comes whole, and masks the rest as text; the client sends only such a
+// body whole, and streams the rest in pieces.
+func MaybeDocument(mediaType string, head []byte) bool {
+	if mediaType == "application/json" || strings.HasSuffix(mediaType, "+json") {
+		return true
+	}
+	head = bytes.TrimLeft(head, " \t\r\n")
+	return len(head) > 0 && (head[0] == '{' || head[0] == '[')
 }

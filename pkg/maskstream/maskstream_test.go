@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"regexp"
+	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -116,6 +117,54 @@ func TestReaderMasksEveryPieceOfALargeBody(t *testing.T) {
 			}
 			if len(r.Findings()) != tokens {
 				t.Errorf("%d findings, want %d", len(r.Findings()), tokens)
+			}
+		})
+	}
+}
+
+// TestOnlyWhatMayBeADocumentIsSentWhole: the first piece is the whole body
+// (up to WholeLimit) only when the masker may read it as a JSON document;
+// any other large body streams in pieces of Chunk, so that a long log is
+// never held whole in the ingress, the bus and the masker.
+func TestOnlyWhatMayBeADocumentIsSentWhole(t *testing.T) {
+	var mu sync.Mutex
+	var first []int
+	c := serve(t, func(p Piece) (Masked, error) {
+		if p.Offset == 0 {
+			mu.Lock()
+			first = append(first, len(p.Data))
+			mu.Unlock()
+		}
+		return fakeMask(p)
+	})
+	c.Chunk, c.WholeLimit = 512, 4096
+	text, _, _ := body(3000, 7)
+	doc := append([]byte(`  {"log": "`), bytes.Repeat([]byte("a"), 3000)...)
+	for _, tc := range []struct {
+		name, contentType string
+		body              []byte
+		whole             bool
+	}{
+		{"text", "text/plain", text, false},
+		{"JSON labelled JSON", "application/json", text, true},
+		{"JSON labelled text", "text/plain; charset=utf-8", doc, true},
+		{"JSON with a vendor type", "application/vnd.github+json", text, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			first = nil
+			mu.Unlock()
+			r := c.NewReader(context.Background(), "demo", "01JCZ7Z0K8Q0A4M6W2B8C9D0EF", tc.contentType, io.NopCloser(bytes.NewReader(tc.body)))
+			if _, err := io.ReadAll(r); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(first) != 1 {
+				t.Fatalf("%d first pieces", len(first))
+			}
+			if whole := first[0] == len(tc.body); whole != tc.whole {
+				t.Errorf("first piece %d bytes of %d: whole %v, want %v", first[0], len(tc.body), whole, tc.whole)
 			}
 		})
 	}

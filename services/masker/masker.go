@@ -7,7 +7,6 @@
 package masker
 
 import (
-	"bytes"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -101,7 +100,7 @@ func (m *Masker) handle(p maskstream.Piece) (maskstream.Masked, error) {
 	if p.Direction == maskstream.Request && mt == "application/x-git-receive-pack-request" {
 		return m.scanPush(p)
 	}
-	if p.Whole() && (isJSON(mt) || looksJSON(p.Data)) && m.doc.Applies(p.Data) {
+	if p.Whole() && maskstream.MaybeDocument(mt, p.Data) && m.doc.Applies(p.Data) {
 		masked, found, err := m.doc.Mask(p.Data, m.maskText)
 		if err == nil {
 			var fs []event.Finding
@@ -148,18 +147,6 @@ func (m *Masker) textFindings(data []byte, offset int64, found []detect.Finding)
 		})
 	}
 	return out
-}
-
-// looksJSON: clients label JSON as anything (curl -d says form data); a
-// body that starts like a document is tried as one, and masked as text if
-// it is not.
-func looksJSON(data []byte) bool {
-	data = bytes.TrimLeft(data, " \t\r\n")
-	return len(data) > 0 && (data[0] == '{' || data[0] == '[')
-}
-
-func isJSON(mediaType string) bool {
-	return mediaType == "application/json" || strings.HasSuffix(mediaType, "+json")
 }
 
 // Rules are the detector's rule ids.
