@@ -10,11 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/andybalholm/brotli"
 
+	"github.com/airlockhq/airlock/pkg/config"
 	"github.com/airlockhq/airlock/pkg/event"
 	"github.com/airlockhq/airlock/pkg/maskstream"
 )
@@ -141,7 +144,11 @@ func (s *Server) scanRequest(ctx context.Context, r *http.Request, cn *connectio
 		return inspected, nil, 0, nil
 	}
 	ct := r.Header.Get("Content-Type")
-	push := isGitPush(ct)
+	push := isGitPush(r, cn)
+	if push {
+		// Scanned as the push it is, whatever it is labelled.
+		ct = receivePackRequest
+	}
 	if !maskstream.Scannable(ct, s.cfgMasking.ScanBinary) && !push {
 		// Binary, so not scanned: not journaled either, or a secret in it
 		// would reach the bus and the recording unmasked.
@@ -174,8 +181,27 @@ func (s *Server) scanRequest(ctx context.Context, r *http.Request, cn *connectio
 	return carried, findings, omitted, nil
 }
 
-func isGitPush(contentType string) bool {
-	return strings.EqualFold(strings.TrimSpace(contentType), "application/x-git-receive-pack-request")
+// receivePackRequest is the media type of a git push's body.
+const receivePackRequest = "application/x-git-receive-pack-request"
+
+// isGitPush says whether a request is a git push: labelled as one, or, on
+// a git connection, a POST whose path names git-receive-pack in any
+// spelling, which is what policy judges a push by. A push labelled
+// otherwise, or not at all, is still scanned as one: a pack the masker
+// cannot read is refused (airlock-push-unscanned), never passed on as
+// text or as a binary body nobody looked into.
+func isGitPush(r *http.Request, cn *connection) bool {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && mt == receivePackRequest {
+		return true
+	}
+	if cn.typ != config.TypeGit || r.Method != http.MethodPost {
+		return false
+	}
+	path := r.URL.EscapedPath()
+	if p, err := url.PathUnescape(path); err == nil {
+		path = p
+	}
+	return strings.Contains(strings.ToLower(path), "git-receive-pack")
 }
 
 // maskingRefusal is the refusal for a masking failure.
