@@ -180,16 +180,8 @@ func TestFingerprintsAreSaltedAndStable(t *testing.T) {
 // masked, and the result is what masking the whole at once gives.
 func TestLargeBodiesOverTheBus(t *testing.T) {
 	m := newMasker(t, config.Masking{})
-	s := bustest.Start(t)
-	snc, _ := s.Connect(t, "masker")
-	srv, err := maskstream.Serve(snc, m.Handle, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Drain()
-	cnc, _ := s.Connect(t, "ingress")
-	c := maskstream.NewClient(cnc)
-	c.Chunk, c.WholeLimit, c.Timeout = 64<<10, 64<<10, 10*time.Second
+	c := overTheBus(t, m)
+	c.Chunk, c.WholeLimit = 64<<10, 64<<10
 
 	var b bytes.Buffer
 	var secrets []string
@@ -285,4 +277,21 @@ func BenchmarkHandle1MiBGitHubJSON(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// overTheBus serves m on an embedded NATS server, as the masker service
+// does, and returns an ingress's client of it.
+func overTheBus(t *testing.T, m *Masker) *maskstream.Client {
+	t.Helper()
+	s := bustest.Start(t)
+	snc, _ := s.Connect(t, "masker")
+	srv, err := maskstream.Serve(snc, m.Handle, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Drain() })
+	cnc, _ := s.Connect(t, "ingress")
+	c := maskstream.NewClient(cnc)
+	c.Timeout = 10 * time.Second
+	return c
 }

@@ -9,12 +9,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/airlockhq/airlock/pkg/bustest"
 	"github.com/airlockhq/airlock/pkg/config"
 	"github.com/airlockhq/airlock/pkg/event"
 	"github.com/airlockhq/airlock/pkg/maskstream"
@@ -175,16 +172,7 @@ func TestPushPastTheInspectLimitIsUnscanned(t *testing.T) {
 	}
 
 	t.Run("over the bus", func(t *testing.T) {
-		s := bustest.Start(t)
-		snc, _ := s.Connect(t, "masker")
-		srv, err := maskstream.Serve(snc, m.Handle, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer srv.Drain()
-		cnc, _ := s.Connect(t, "ingress")
-		c := maskstream.NewClient(cnc)
-		c.Timeout = 10 * time.Second
+		c := overTheBus(t, m)
 		ctx := context.Background()
 
 		// Inspected up to the limit, the rest unseen: Client.Whole with

@@ -17,6 +17,7 @@ import (
 	"github.com/andybalholm/brotli"
 
 	"github.com/airlockhq/airlock/pkg/event"
+	"github.com/airlockhq/airlock/pkg/gittest"
 	"github.com/airlockhq/airlock/pkg/logtest"
 	"github.com/airlockhq/airlock/services/masker/corpus"
 )
@@ -403,29 +404,56 @@ func TestOutgoingSecretsAreRefused(t *testing.T) {
 // the gateway reads the packfile, refuses the push naming the file and the
 // rule, and the upstream does not move. The same push without the key
 // passes.
-func TestPushProtection(t *testing.T) {
-	tmp, local, root, bare := seedRepo(t)
+// pushStack is a git connection through the gateway, under a policy that
+// refuses outgoing secrets, and an agent's clone of acme/api made through
+// it.
+type pushStack struct {
+	ts              *testStack
+	token           string
+	local, agent    gittest.Git
+	tmp, work, bare string
+	// before is the upstream's main when the clone was made.
+	before string
+}
 
+func startPushStack(t *testing.T) *pushStack {
+	t.Helper()
+	tmp, local, root, bare := seedRepo(t)
 	ts := startStackWith(t, stackOptions{
 		decisionTimeout: 5 * time.Second,
 		connections:     gitConnection,
 		policy:          gitPolicy + maskPolicy[len("rules:\n"):],
 		handle:          local.Backend(t, root, nil),
 	})
-	agent := local.WithHeader("Authorization: Bearer " + ts.token(t, "agents"))
-	work := filepath.Join(tmp, "work")
-	agent.Run(t, tmp, "clone", ts.IngressURL+"/git/acme/api.git", work)
-	before := local.Run(t, tmp, "--git-dir", bare, "rev-parse", "main")
+	ps := &pushStack{ts: ts, token: ts.token(t, "agents"), local: local, tmp: tmp, work: filepath.Join(tmp, "work"), bare: bare}
+	ps.agent = local.WithHeader("Authorization: Bearer " + ps.token)
+	ps.agent.Run(t, tmp, "clone", ts.IngressURL+"/git/acme/api.git", ps.work)
+	ps.before = ps.upstreamMain(t)
+	return ps
+}
 
-	var key corpus.Secret
+// upstreamMain is where the upstream's main is.
+func (ps *pushStack) upstreamMain(t *testing.T) string {
+	t.Helper()
+	return strings.TrimSpace(ps.local.Run(t, ps.tmp, "--git-dir", ps.bare, "rev-parse", "main"))
+}
+
+// privateKey is the corpus's private key.
+func privateKey(t *testing.T) corpus.Secret {
+	t.Helper()
 	for _, s := range corpus.Secrets() {
 		if s.Rule == "private-key" {
-			key = s
+			return s
 		}
 	}
-	if key.Value == "" {
-		t.Fatal("the corpus has no private-key secret")
-	}
+	t.Fatal("the corpus has no private-key secret")
+	return corpus.Secret{}
+}
+
+func TestPushProtection(t *testing.T) {
+	ps := startPushStack(t)
+	ts, agent, work, before := ps.ts, ps.agent, ps.work, ps.before
+	key := privateKey(t)
 	writeFile(t, filepath.Join(work, "deploy", "prod.pem"), key.Value+"\n")
 	agent.Run(t, work, "add", "deploy/prod.pem")
 	agent.Run(t, work, "commit", "-m", "add the deploy key")
@@ -434,7 +462,7 @@ func TestPushProtection(t *testing.T) {
 	if err == nil {
 		t.Fatalf("the push adding a private key succeeded:\n%s", out)
 	}
-	if got := local.Run(t, tmp, "--git-dir", bare, "rev-parse", "main"); got != before {
+	if got := ps.upstreamMain(t); got != before {
 		t.Errorf("upstream main moved to %s despite the refusal", got)
 	}
 	rpc := checkPush(t, "secret", ts.events.exchanges(t, mark, event.NewID()), event.EffectDeny, "deny-outgoing-secrets", "refs/heads/main", "update refs/heads/main")
@@ -459,7 +487,7 @@ func TestPushProtection(t *testing.T) {
 	agent.Run(t, work, "add", "deploy/README")
 	agent.Run(t, work, "commit", "-m", "deploy notes")
 	agent.Run(t, work, "push", "origin", "main")
-	if got, want := local.Run(t, tmp, "--git-dir", bare, "rev-parse", "main"), agent.Run(t, work, "rev-parse", "HEAD"); got != want {
+	if got, want := ps.upstreamMain(t), strings.TrimSpace(agent.Run(t, work, "rev-parse", "HEAD")); got != want {
 		t.Errorf("upstream main = %s after the clean push, want %s", got, want)
 	}
 }

@@ -9,9 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/airlockhq/airlock/services/masker/corpus"
 )
 
 // TestPushProtectionWhateverItsLabel: a push is scanned as one whatever
@@ -23,32 +20,15 @@ import (
 // reached policy, and a rule allowing the push would have let the key
 // through. Each spelling of the label is now refused like git's own push.
 func TestPushProtectionWhateverItsLabel(t *testing.T) {
-	tmp, local, root, bare := seedRepo(t)
-	ts := startStackWith(t, stackOptions{
-		decisionTimeout: 5 * time.Second,
-		connections:     gitConnection,
-		policy:          gitPolicy + maskPolicy[len("rules:\n"):],
-		handle:          local.Backend(t, root, nil),
-	})
-	tok := ts.token(t, "agents")
-	agent := local.WithHeader("Authorization: Bearer " + tok)
-	work := filepath.Join(tmp, "work")
-	agent.Run(t, tmp, "clone", ts.IngressURL+"/git/acme/api.git", work)
-	before := strings.TrimSpace(local.Run(t, tmp, "--git-dir", bare, "rev-parse", "main"))
-
-	var key corpus.Secret
-	for _, s := range corpus.Secrets() {
-		if s.Rule == "private-key" {
-			key = s
-		}
-	}
-	writeFile(t, filepath.Join(work, "deploy", "prod.pem"), key.Value+"\n")
+	ps := startPushStack(t)
+	ts, agent, work, before := ps.ts, ps.agent, ps.work, ps.before
+	writeFile(t, filepath.Join(work, "deploy", "prod.pem"), privateKey(t).Value+"\n")
 	agent.Run(t, work, "add", "deploy/prod.pem")
 	agent.Run(t, work, "commit", "-m", "add the deploy key")
 	after := strings.TrimSpace(agent.Run(t, work, "rev-parse", "HEAD"))
 
 	// The body git would send: the command, a flush, the pack.
-	pack := exec.Command(local.Path, "pack-objects", "--stdout", "--revs")
+	pack := exec.Command(ps.local.Path, "pack-objects", "--stdout", "--revs")
 	pack.Dir = work
 	pack.Stdin = strings.NewReader(after + "\n^" + before + "\n")
 	objects, err := pack.Output()
@@ -68,7 +48,7 @@ func TestPushProtectionWhateverItsLabel(t *testing.T) {
 		t.Run(fmt.Sprintf("Content-Type %q", label), func(t *testing.T) {
 			calls := ts.up.calls.Load()
 			req, _ := http.NewRequest("POST", ts.IngressURL+"/git/acme/api.git/git-receive-pack", bytes.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Authorization", "Bearer "+ps.token)
 			if label != "" {
 				req.Header.Set("Content-Type", label)
 			}
@@ -86,7 +66,7 @@ func TestPushProtectionWhateverItsLabel(t *testing.T) {
 			}
 		})
 	}
-	if got := strings.TrimSpace(local.Run(t, tmp, "--git-dir", bare, "rev-parse", "main")); got != before {
+	if got := ps.upstreamMain(t); got != before {
 		t.Errorf("upstream main moved to %s", got)
 	}
 }

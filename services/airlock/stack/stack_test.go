@@ -145,6 +145,9 @@ type stackOptions struct {
 	approvals string
 	// recorder is the recorder section's YAML body, indented two spaces.
 	recorder string
+	// issuers are the identity section's trusted issuers, YAML list items
+	// indented four spaces; the dev issuer is trusted besides.
+	issuers string
 	// maskTimeout is masking.timeout; zero means 30s (the race detector
 	// slows the masker tenfold on bodies dense with secrets).
 	maskTimeout time.Duration
@@ -187,6 +190,8 @@ func newTestStack(t testing.TB, opts stackOptions) *testStack {
 nats:
   %s
 identity:
+  issuers:
+%s
   dev_issuer: {enabled: true, listen: "127.0.0.1:0"}
 ingress:
   listen: "127.0.0.1:0"
@@ -208,7 +213,7 @@ approvals:
 %s
 recorder:
 %s
-`, natsSection, opts.decisionTimeout, opts.ingress, opts.connections, cmp.Or(opts.maskTimeout, 30*time.Second), opts.approvals, opts.recorder)
+`, natsSection, opts.issuers, opts.decisionTimeout, opts.ingress, opts.connections, cmp.Or(opts.maskTimeout, 30*time.Second), opts.approvals, opts.recorder)
 	cfgPath := filepath.Join(dir, "airlock.yaml")
 	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
