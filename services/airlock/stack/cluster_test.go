@@ -28,6 +28,44 @@ type natsCluster struct {
 func startNATSCluster(t *testing.T) *natsCluster {
 	t.Helper()
 	const n = 3
+	// The route ports are picked free, then listened on by the servers: in
+	// between another process may take one, and that node never becomes
+	// ready. Then the cluster is started again on new ports.
+	var c *natsCluster
+	for attempt := 1; c == nil; attempt++ {
+		var err error
+		if c, err = tryNATSCluster(t, n); err != nil {
+			if attempt == 3 {
+				t.Fatal(err)
+			}
+			t.Logf("attempt %d: %v; again on other ports", attempt, err)
+		}
+	}
+	// JetStream is usable once the meta group has a leader.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ready := 0
+		for _, ns := range c.servers {
+			if ns.JetStreamIsClustered() && ns.JetStreamIsCurrent() {
+				ready++
+			}
+		}
+		if ready == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("JetStream cluster not formed in 60 s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return c
+}
+
+// tryNATSCluster starts n servers routed to each other, and fails when one
+// is not ready for connections within 30 s; it then shuts down those it
+// started.
+func tryNATSCluster(t *testing.T, n int) (*natsCluster, error) {
+	t.Helper()
 	clusterPorts := make([]int, n)
 	for i := range clusterPorts {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -56,33 +94,22 @@ func startNATSCluster(t *testing.T) *natsCluster {
 			t.Fatal(err)
 		}
 		go ns.Start()
-		t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 		c.servers = append(c.servers, ns)
 	}
-	for _, ns := range c.servers {
-		if !ns.ReadyForConnections(10 * time.Second) {
-			t.Fatal("cluster node not ready")
+	for i, ns := range c.servers {
+		if !ns.ReadyForConnections(30 * time.Second) {
+			for _, s := range c.servers {
+				s.Shutdown()
+				s.WaitForShutdown()
+			}
+			return nil, fmt.Errorf("cluster node n%d not ready in 30 s", i+1)
 		}
 		c.urls = append(c.urls, ns.ClientURL())
 	}
-	// JetStream is usable once the meta group has a leader.
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		ready := 0
-		for _, ns := range c.servers {
-			if ns.JetStreamIsClustered() && ns.JetStreamIsCurrent() {
-				ready++
-			}
-		}
-		if ready == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("JetStream cluster not formed in 20 s")
-		}
-		time.Sleep(100 * time.Millisecond)
+	for _, ns := range c.servers {
+		t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
 	}
-	return c
+	return c, nil
 }
 
 // TestClusterNodeLossUnderLoad runs the stack on a 3-node NATS cluster with
