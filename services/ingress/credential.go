@@ -14,6 +14,8 @@ type credential struct {
 	header string
 	value  string // the full header value; empty when not configured
 	source string // where it comes from, for error messages (never the value)
+	// echoes are the spellings of it taken out of responses (scrub.go).
+	echoes [][]byte
 }
 
 // resolveCredential reads the credential from its env var or file. An
@@ -43,6 +45,7 @@ func resolveCredential(c config.Credential) (credential, error) {
 	if raw == "" {
 		return cr, nil
 	}
+	cr.echoes = echoes(raw, c.Scheme)
 	switch c.Scheme {
 	case "none":
 		cr.value = raw

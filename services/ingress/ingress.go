@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -309,6 +310,8 @@ func (s *Server) newProxy(cn *connection, transport http.RoundTripper) *httputil
 					resp.Header.Del(k)
 				}
 			}
+			// Nor send the service's credential back to the agent.
+			scrubHeader(resp.Header, cn.cred.echoes)
 			st := stateFrom(resp.Request.Context())
 			if st == nil {
 				return errors.New("request state lost")
@@ -316,6 +319,14 @@ func (s *Server) newProxy(cn *connection, transport http.RoundTripper) *httputil
 			if err := s.maskResponse(resp, cn, st); err != nil {
 				st.maskErr = err
 				return err
+			}
+			if st.masking == nil && resp.Body != nil && resp.Body != http.NoBody && len(cn.cred.echoes) > 0 {
+				// Not masked (a binary type, a connection without
+				// masking): the credential is taken out all the same.
+				resp.Body = struct {
+					io.Reader
+					io.Closer
+				}{newScrubReader(resp.Body, cn.cred.echoes), resp.Body}
 			}
 			return nil
 		},

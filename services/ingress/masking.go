@@ -122,7 +122,7 @@ func (s *Server) maskResponse(resp *http.Response, cn *connection, st *requestSt
 	resp.Body = struct {
 		io.Reader
 		io.Closer
-	}{io.TeeReader(mr, st.recorded), mr}
+	}{io.TeeReader(newScrubReader(mr, cn.cred.echoes), st.recorded), mr}
 	resp.ContentLength = -1
 	for _, h := range []string{"Content-Length", "Content-Encoding", "Content-MD5", "Digest", "Repr-Digest", "Content-Digest"} {
 		resp.Header.Del(h)
