@@ -58,6 +58,32 @@ func startNATSCluster(t *testing.T) *natsCluster {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// A leader may not yet count every peer online: wait until a stream
+	// can be placed on all three.
+	nc, err := bus.Connect(strings.Join(c.urls, ","), nil, "cluster-probe", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "PLACEMENT_PROBE", Subjects: []string{"probe.placement"}, Replicas: n, Storage: jetstream.MemoryStorage})
+		if err == nil {
+			err = js.DeleteStream(ctx, "PLACEMENT_PROBE")
+		}
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no stream placed on %d peers in 60 s: %v", n, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	return c
 }
 
