@@ -55,6 +55,7 @@ type scrubReader struct {
 	needles [][]byte
 	keep    int
 	stars   []byte
+	room    int // how much pending is grown by for a read
 	pending []byte
 	out     []byte
 	outBuf  []byte
@@ -68,7 +69,7 @@ func newScrubReader(src io.Reader, needles [][]byte) io.Reader {
 	if len(needles) == 0 {
 		return src
 	}
-	s := &scrubReader{src: src, needles: needles}
+	s := &scrubReader{src: src, needles: needles, room: 4 << 10}
 	for _, n := range needles {
 		s.keep = max(s.keep, len(n)-1)
 	}
@@ -84,10 +85,16 @@ func (s *scrubReader) Read(p []byte) (int, error) {
 			}
 			return 0, io.EOF
 		}
-		// Read into pending's spare room: no second buffer per body.
-		s.pending = slices.Grow(s.pending, 4<<10)
-		n, err := s.src.Read(s.pending[len(s.pending):cap(s.pending)])
+		// Read into pending's spare room, no second buffer: 4 KiB for a
+		// small body, doubling up to 64 KiB while the source fills it, so
+		// that a large one is not passed on in small writes.
+		s.pending = slices.Grow(s.pending, s.room)
+		spare := s.pending[len(s.pending):cap(s.pending)]
+		n, err := s.src.Read(spare)
 		s.pending = s.pending[:len(s.pending)+n]
+		if n == len(spare) && s.room < 64<<10 {
+			s.room *= 2
+		}
 		if err != nil {
 			s.done = true
 			if err != io.EOF {
