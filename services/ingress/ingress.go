@@ -320,9 +320,12 @@ func (s *Server) newProxy(cn *connection, transport http.RoundTripper) *httputil
 				st.maskErr = err
 				return err
 			}
-			if st.masking == nil && resp.Body != nil && resp.Body != http.NoBody && len(cn.cred.echoes) > 0 {
+			if st.masking == nil && resp.Body != nil && resp.Body != http.NoBody && len(cn.cred.echoes) > 0 &&
+				resp.StatusCode >= 200 {
 				// Not masked (a binary type, a connection without
-				// masking): the credential is taken out all the same.
+				// masking): the credential is taken out all the same. A
+				// 101's body is the upgraded connection, which the proxy
+				// needs as it is.
 				resp.Body = struct {
 					io.Reader
 					io.Closer
