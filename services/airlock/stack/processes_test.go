@@ -149,7 +149,9 @@ func TestSeparateProcessStack(t *testing.T) {
 	}
 
 	// The audit stream, as an operator watches it.
-	tail := start(t, "audit tail", airlock, withUser(env, "cli"), "audit", "tail", "--nats", env["AIRLOCK_NATS_URL"])
+	// From the stream's start: started with only new events, the tail
+	// missed a request sent before its consumer existed on the server.
+	tail := start(t, "audit tail", airlock, withUser(env, "cli"), "audit", "tail", "--since", "1h", "--nats", env["AIRLOCK_NATS_URL"])
 
 	agent, err := iss.Sign(devissuer.Claims{Subject: "copilot", Email: "copilot@acme.test", Groups: []string{"agents"}})
 	if err != nil {
