@@ -60,15 +60,7 @@ func startNATSCluster(t *testing.T) *natsCluster {
 	}
 	// A leader may not yet count every peer online: wait until a stream
 	// can be placed on all three.
-	nc, err := bus.Connect(strings.Join(c.urls, ","), nil, "cluster-probe", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := connect(t, strings.Join(c.urls, ","))
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "PLACEMENT_PROBE", Subjects: []string{"probe.placement"}, Replicas: n, Storage: jetstream.MemoryStorage})
@@ -152,15 +144,7 @@ func TestClusterNodeLossUnderLoad(t *testing.T) {
 	ts := newTestStack(t, stackOptions{decisionTimeout: 2 * time.Second, natsURL: strings.Join(cl.urls, ","), natsReplicas: 3})
 	tok := ts.token(t, "agents")
 
-	nc, err := bus.Connect(strings.Join(cl.urls, ","), nil, "cluster-test", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := connect(t, strings.Join(cl.urls, ","))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	info, err := js.Stream(ctx, subject.Stream)
